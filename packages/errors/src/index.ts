@@ -1,0 +1,4 @@
+export { ERROR_STATUS, isErrorCode, statusOf } from './codes.js';
+export type { ErrorCode } from './codes.js';
+export { HttpError, errorBody, oauthErrorBody } from './problem.js';
+export type { ErrorBody, ErrorDetail, OAuthErrorBody } from './problem.js';
