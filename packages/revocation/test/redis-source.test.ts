@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  RevocationSet,
+  createRedisRevocationSource,
+  createRedisRevocationWriter,
+  encodeMember,
+  revocationKeys,
+} from '../src/index.js';
+import type { RevocationWriter } from '../src/index.js';
+import { startRedis, type RedisServer } from '../../../test/support/redis.js';
+import { HOUR, STALENESS_MS, T0, claims, manualClock, sessionEntry, tokenEntry } from './helpers.js';
+import { redisClients } from './redis-clients.js';
+
+const HEARTBEAT_MS = 50;
+const { set: SET, channel: CHANNEL } = revocationKeys();
+
+describe('Redis revocation source', () => {
+  let server: RedisServer;
+  const clients = redisClients(() => server);
+  const clock = manualClock();
+  let writer: RevocationWriter;
+  const sets: RevocationSet[] = [];
+
+  function newSet(options: { startTimeoutMs?: number } = {}): RevocationSet {
+    const source = createRedisRevocationSource({
+      ...clients.pair(),
+      now: clock.now,
+      heartbeatMs: HEARTBEAT_MS,
+      ...options,
+    });
+    const set = new RevocationSet({ source, stalenessMs: STALENESS_MS, now: clock.now });
+    sets.push(set);
+    return set;
+  }
+
+  async function started(): Promise<RevocationSet> {
+    const set = newSet();
+    await set.start();
+    return set;
+  }
+
+  beforeAll(async () => {
+    server = await startRedis();
+    writer = createRedisRevocationWriter(clients.connect(), { now: clock.now });
+  });
+  afterEach(async () => {
+    await Promise.all(sets.splice(0).map((set) => set.stop()));
+    await server.start().catch(() => {}); // a test that stopped Redis and failed midway
+    await server.flushAll();
+    clock.set(T0);
+  });
+  afterAll(async () => {
+    clients.closeAll();
+    await server.close();
+  });
+
+  it('goes stale when Redis stops, then reconnects, resyncs and is fresh again when it is back', async () => {
+    const readers = [await started(), await started(), await started()];
+    await writer.revoke([tokenEntry('pat-before')]);
+    await vi.waitFor(() => readers.forEach((set) => expect(set.isRevoked(claims('pat-before'))).toBe(true)));
+
+    await server.stop();
+    // Every ping sent from now on fails, and contact is dated when a ping was sent: no reader can look
+    // fresh once the clock has moved past the staleness bound.
+    clock.advance(STALENESS_MS + 1);
+    for (const set of readers) {
+      expect(set.isFresh()).toBe(false);
+      expect(set.isRevoked(claims('pat-before'))).toBe(true); // memory outlives the outage
+    }
+
+    await server.start();
+    // Revoked while the readers may still be reconnecting: each learns it by message or by its reload.
+    await writer.revoke([sessionEntry('jti-after-restart')]);
+    await vi.waitFor(() => {
+      for (const set of readers) {
+        expect(set.isFresh()).toBe(true);
+        expect(set.isRevoked(claims(undefined, T0, 'jti-after-restart'))).toBe(true);
+      }
+    });
+  });
+
+  it('stays fresh through quiet times by the heartbeat alone', async () => {
+    const set = await started();
+    clock.advance(STALENESS_MS + 1);
+    expect(set.isFresh()).toBe(false);
+    // No message and no reload happens here: only a PING on the subscriber can bring contact up to date.
+    await vi.waitFor(() => expect(set.isFresh()).toBe(true));
+    expect(set.lastContactAt).toBe(T0 + STALENESS_MS + 1);
+  });
+
+  it('reloads the snapshot on reconnect, catching revocations it was never sent', async () => {
+    const set = await started();
+    const admin = clients.connect();
+    // In Redis but never published (as if published while this reader was away): only a reload finds it.
+    await admin.zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-missed')));
+    expect(set.isRevoked(claims('pat-missed'))).toBe(false);
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await vi.waitFor(() => expect(set.isRevoked(claims('pat-missed'))).toBe(true));
+    expect(set.isFresh()).toBe(true);
+  });
+
+  it('reloads the snapshot on a resync message', async () => {
+    const set = await started();
+    const command = clients.connect();
+    // An entry that reached Redis without a message (a revoke whose PUBLISH was lost); rebuild announces it.
+    await command.zadd(SET, T0 + HOUR, encodeMember(sessionEntry('jti-silent')));
+    await writer.rebuild([]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-silent'))).toBe(true));
+  });
+
+  it('ignores malformed messages and set members, and keeps working', async () => {
+    const command = clients.connect();
+    await command.zadd(
+      SET,
+      ...['garbage', 't:no-timestamp', 't::123', 's:', 's:has space', 'x:other', 't:pat:12abc']
+        .concat(encodeMember(tokenEntry('pat:with:colons')), encodeMember(sessionEntry('jti-good')))
+        .flatMap((member) => [T0 + HOUR, member]),
+    );
+    const set = await started();
+    expect(set.size).toBe(2);
+    expect(set.isRevoked(claims('pat:with:colons'))).toBe(true);
+    expect(set.isRevoked(claims(undefined, T0, 'jti-good'))).toBe(true);
+
+    for (const raw of [
+      'not json',
+      'null',
+      '[]',
+      '{"v":2,"type":"entries","entries":[]}',
+      '{"v":1,"type":"unknown"}',
+      '{"v":1,"type":"entries","entries":"nope"}',
+      JSON.stringify({
+        v: 1,
+        type: 'entries',
+        entries: [{ kind: 'token', id: 'bad', revokedAt: 'x', until: 1 }, sessionEntry('jti-in-mixed')],
+      }),
+    ]) {
+      await command.publish(CHANNEL, raw);
+    }
+    await writer.revoke([sessionEntry('jti-last')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-last'))).toBe(true));
+    expect(set.isRevoked(claims(undefined, T0, 'jti-in-mixed'))).toBe(true);
+    expect(set.isRevoked(claims('bad', T0 - 1))).toBe(false);
+    expect(set.size).toBe(4);
+    expect(set.isFresh()).toBe(true);
+  });
+
+  it('rejects start() after startTimeoutMs while Redis is down, and keeps trying until it is back', async () => {
+    await server.stop();
+    const set = newSet({ startTimeoutMs: 200 });
+    await expect(set.start()).rejects.toThrow(/not loaded from Redis within 200 ms/);
+    expect(set.isFresh()).toBe(false);
+
+    await server.start();
+    await writer.revoke([tokenEntry('pat-1')]);
+    await vi.waitFor(() => {
+      expect(set.isFresh()).toBe(true);
+      expect(set.isRevoked(claims('pat-1'))).toBe(true);
+    });
+  });
+
+  it('unsubscribes on stop but leaves the clients it was given open', async () => {
+    const pair = clients.pair();
+    const set = new RevocationSet({
+      source: createRedisRevocationSource({ ...pair, now: clock.now, heartbeatMs: HEARTBEAT_MS }),
+      stalenessMs: STALENESS_MS,
+      now: clock.now,
+    });
+    await set.start();
+    await set.stop();
+    expect(pair.subscriber.status).toBe('ready');
+    expect(await pair.command.ping()).toBe('PONG');
+    expect(await pair.command.pubsub('NUMSUB', CHANNEL)).toEqual([CHANNEL, 0]);
+  });
+
+  it('uses the configured key prefix for the set and the channel', async () => {
+    const command = clients.connect();
+    const custom = createRedisRevocationWriter(command, { keyPrefix: 'tenant-a', now: clock.now });
+    const source = createRedisRevocationSource({ ...clients.pair(), keyPrefix: 'tenant-a', now: clock.now });
+    const set = new RevocationSet({ source, stalenessMs: STALENESS_MS, now: clock.now });
+    sets.push(set);
+    await set.start();
+    const other = await started();
+
+    await custom.revoke([sessionEntry('jti-a')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-a'))).toBe(true));
+    expect(await command.zrange('{tenant-a}:revoked', 0, -1)).toEqual(['s:jti-a']);
+    expect(other.isRevoked(claims(undefined, T0, 'jti-a'))).toBe(false);
+  });
+});
