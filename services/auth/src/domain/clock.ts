@@ -1,0 +1,3 @@
+/** Epoch milliseconds. Injected everywhere time matters so tests can freeze and move it. */
+export type Clock = () => number;
+export const systemClock: Clock = () => Date.now();

@@ -1,0 +1,10 @@
+export { createApp } from './app.js';
+export { AuthConfigSchema, loadAuthConfig } from './config.js';
+export type { AuthConfig } from './config.js';
+export type { AppDeps } from './deps.js';
+export type { FirstAdmin } from './domain/bootstrap.js';
+export { createLogger, REDACT_PATHS } from './logger.js';
+export { startAuth } from './start.js';
+export type { AuthHandle } from './start.js';
+export { createAuthServices } from './wire.js';
+export type { AuthServices } from './wire.js';
