@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { IdentityHeaderNames } from './config.js';
+import type { Identity } from './identity.js';
+
+/**
+ * What the upstream sees: headers the gateway controls. The proxy copies `req.headers`, so every change
+ * here is made on that object before forwarding (never in a proxy event that might not fire).
+ */
+
+// A client's request id is kept when it is a plain token: it ends up in logs and upstream headers.
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request id (the client's, when sane, else a new UUID), set on the request for the upstream. */
+export function assignRequestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+  req.headers['x-request-id'] = id;
+  return id;
+}
+
+export interface HeaderScan {
+  /** The request carried Authorization more than once (Node keeps only the first: ambiguous, refuse). */
+  duplicateAuthorization: boolean;
+}
+
+/**
+ * Removes every client-sent copy of the identity headers, on every route. Also removes their underscore
+ * twins (`X_Auth_Subject`): CGI-style upstreams map `-` and `_` to the same variable, so a twin would
+ * spoof the real header. The raw header list is scanned once; identity names are lowercase.
+ */
+export function stripIdentityHeaders(req: IncomingMessage, names: IdentityHeaderNames, twins: ReadonlySet<string>): HeaderScan {
+  const headers = req.headers;
+  delete headers[names.subject];
+  delete headers[names.org];
+  delete headers[names.tokenId];
+  delete headers[names.scope];
+  let authorizations = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations += 1;
+    else if (name.includes('_')) {
+      const lower = name.toLowerCase();
+      if (twins.has(lower.replaceAll('_', '-'))) delete headers[lower];
+    }
+  }
+  return { duplicateAuthorization: authorizations > 1 };
+}
+
+export function setIdentityHeaders(req: IncomingMessage, names: IdentityHeaderNames, identity: Identity): void {
+  const headers = req.headers;
+  headers[names.subject] = identity.sub;
+  headers[names.org] = identity.org;
+  if (identity.tid !== undefined) headers[names.tokenId] = identity.tid;
+  headers[names.scope] = identity.scope;
+}
+
+/**
+ * X-Forwarded-For/-Proto/-Host. Behind a trusted proxy (TRUST_PROXY) the client-side values are kept and
+ * this hop appended; otherwise whatever the client claimed is replaced, so upstreams can rely on them.
+ */
+export function setForwardedHeaders(req: IncomingMessage, trustProxy: boolean): void {
+  const headers = req.headers;
+  const remote = req.socket.remoteAddress ?? '';
+  const proto = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  if (trustProxy) {
+    const given = headers['x-forwarded-for'];
+    const chain = Array.isArray(given) ? given.join(', ') : given;
+    headers['x-forwarded-for'] = chain ? `${chain}, ${remote}` : remote;
+    headers['x-forwarded-proto'] ??= proto;
+    if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host;
+    return;
+  }
+  headers['x-forwarded-for'] = remote;
+  headers['x-forwarded-proto'] = proto;
+  if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  else delete headers['x-forwarded-host'];
+  delete headers.forwarded;
+}
+
+const CLOSE_RE = /(?:^|,)\s*close\s*(?:,|$)/i;
+
+/**
+ * Connection options are hop-by-hop: the client's are not the upstream's. Forwarded as they came, a
+ * `Connection: x-auth-subject` would make any proxy between the gateway and the upstream drop the identity
+ * headers. The upstream hop gets only `close` (when the client asked), `upgrade` for WebSockets, or nothing
+ * (the keep-alive agent adds its own).
+ */
+export function normalizeConnectionHeaders(req: IncomingMessage, upgrade: boolean): void {
+  const headers = req.headers;
+  const connection = headers.connection;
+  if (connection === undefined) return;
+  if (upgrade) headers.connection = 'upgrade';
+  else if (CLOSE_RE.test(connection)) headers.connection = 'close';
+  else delete headers.connection;
+  delete headers['keep-alive'];
+  delete headers['proxy-connection'];
+}
+
+/** The client address to report to the auth service on a PAT exchange. */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (trustProxy) {
+    const chain = req.headers['x-forwarded-for'];
+    const first = typeof chain === 'string' ? chain.split(',')[0]?.trim() : undefined;
+    if (first) return first;
+  }
+  return req.socket.remoteAddress;
+}

@@ -1,0 +1,168 @@
+import type { IncomingMessage } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the revocation set can tell about itself (RevocationSet has both). */
+export interface RevocationStats {
+  readonly size?: number;
+  readonly lastContactAt?: number | undefined;
+}
+
+const STARTED = Symbol('request started');
+type TimedRequest = IncomingMessage & { [STARTED]?: number };
+
+/** Stamps the request's arrival, for the latency histogram; one `performance.now()` per request. */
+export function markStart(req: IncomingMessage): void {
+  (req as TimedRequest)[STARTED] = performance.now();
+}
+
+/** One access-log line: what pino-http would write, assembled from what the gateway already holds. */
+export interface AccessLine {
+  requestId: string;
+  method: string;
+  route: string;
+  status: number;
+  ms: number;
+  tokenId?: string;
+  subject?: string;
+}
+
+function elapsedMs(req: IncomingMessage): number | undefined {
+  const started = (req as TimedRequest)[STARTED];
+  return started === undefined ? undefined : performance.now() - started;
+}
+
+/** Per-route recorders with their label values bound once, so a proxied request does no label hashing. */
+export interface RouteMetrics {
+  answered(req: IncomingMessage, status: number): void;
+  failed(req: IncomingMessage, kind: 'timeout' | 'refused'): void;
+}
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own: requests by route and status, latency to
+ * the upstream's answer by route, upstream failures, answers the gateway gave itself (rejections), JWKS
+ * refreshes, and the revocation set's size and last sync age (read when scraped, never per request).
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'status'>;
+  private readonly latency: Histogram<'route'>;
+  private readonly upstreamErrors: Counter<'route' | 'kind'>;
+  private readonly jwksRefreshes: Counter<'result'>;
+  private readonly rejected = new Map<number, Counter.Internal>();
+
+  private readonly log: ((req: IncomingMessage, route: string, status: number, ms: number) => void) | undefined;
+
+  constructor(
+    options: {
+      revocation?: RevocationStats;
+      now?: () => number;
+      defaultMetrics?: boolean;
+      /** Writes one access-log line per request; omit to keep requests out of the log. */
+      log?: (line: AccessLine) => void;
+      /** Upstream identity header names, read back for the log's token id and subject. */
+      identity?: { tokenId: string; subject: string };
+    } = {},
+  ) {
+    const registers = [this.registry];
+    const { log, identity } = options;
+    this.log = log
+      ? (req, route, status, ms) => {
+          const tokenId = identity ? req.headers[identity.tokenId] : undefined;
+          const subject = identity ? req.headers[identity.subject] : undefined;
+          log({
+            requestId: String(req.headers['x-request-id'] ?? ''),
+            method: req.method ?? '',
+            route,
+            status,
+            ms,
+            ...(typeof tokenId === 'string' ? { tokenId } : {}),
+            ...(typeof subject === 'string' ? { subject } : {}),
+          });
+        }
+      : undefined;
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_gateway_' });
+    this.requests = new Counter({
+      name: 'portcullis_gateway_requests_total',
+      help: 'Requests by route prefix (or "gateway" for answers the gateway gave itself) and status.',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'portcullis_gateway_upstream_latency_seconds',
+      help: "Time from a request's arrival to its upstream's response headers, by route prefix.",
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'portcullis_gateway_upstream_errors_total',
+      help: 'Upstream failures by route prefix and kind (refused: 502, timeout: 504).',
+      labelNames: ['route', 'kind'],
+      registers,
+    });
+    this.jwksRefreshes = new Counter({
+      name: 'portcullis_gateway_jwks_refreshes_total',
+      help: 'Fetches of the auth service key set, by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    const revocation = options.revocation;
+    const now = options.now ?? Date.now;
+    new Gauge({
+      name: 'portcullis_gateway_revocation_entries',
+      help: 'Entries in the in-memory revocation set.',
+      registers,
+      collect() {
+        this.set(revocation?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'portcullis_gateway_revocation_sync_age_seconds',
+      help: 'Seconds since the revocation set last heard from Redis (or the in-process bus); -1 before the first contact.',
+      registers,
+      collect() {
+        const last = revocation?.lastContactAt;
+        this.set(last === undefined ? -1 : (now() - last) / 1000);
+      },
+    });
+  }
+
+  forRoute(prefix: string): RouteMetrics {
+    const byStatus = new Map<number, Counter.Internal>();
+    const count = (status: number) => {
+      let child = byStatus.get(status);
+      if (!child) byStatus.set(status, (child = this.requests.labels(prefix, String(status))));
+      child.inc();
+    };
+    const latency = this.latency.labels(prefix);
+    const refused = this.upstreamErrors.labels(prefix, 'refused');
+    const timeout = this.upstreamErrors.labels(prefix, 'timeout');
+    const log = this.log;
+    return {
+      answered(req, status) {
+        count(status);
+        const ms = elapsedMs(req);
+        if (ms !== undefined) latency.observe(ms / 1000);
+        log?.(req, prefix, status, ms ?? 0);
+      },
+      failed(req, kind) {
+        const status = kind === 'timeout' ? 504 : 502;
+        (kind === 'timeout' ? timeout : refused).inc();
+        count(status);
+        log?.(req, prefix, status, elapsedMs(req) ?? 0);
+      },
+    };
+  }
+
+  /** An answer the gateway gave itself (401, 403, 404, 503...). */
+  gatewayAnswered(req: IncomingMessage, status: number): void {
+    let child = this.rejected.get(status);
+    if (!child) this.rejected.set(status, (child = this.requests.labels('gateway', String(status))));
+    child.inc();
+    this.log?.(req, 'gateway', status, elapsedMs(req) ?? 0);
+  }
+
+  jwksRefreshed(ok: boolean): void {
+    this.jwksRefreshes.inc({ result: ok ? 'ok' : 'failed' });
+  }
+}

@@ -1,0 +1,100 @@
+import { type Server, createServer } from 'node:http';
+import { type AddressInfo, type Socket, connect, createServer as createTcpServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, call } from '../../../test/support/gateway-harness.js';
+import { type TestStack, startStack } from './helpers.js';
+
+/**
+ * The upstream's answer as the client receives it: the gateway relays status and headers itself (http-proxy
+ * runs with selfHandleResponse), so what http-proxy's response passes did is pinned here.
+ */
+
+let stack: TestStack;
+let upstream: Server;
+let broken: ReturnType<typeof createTcpServer>;
+
+beforeAll(async () => {
+  // Chunked on /chunked, its own request id on /own-id, otherwise a plain answer without a Connection header.
+  upstream = createServer((req, res) => {
+    req.resume();
+    if (req.url === '/chunked') {
+      res.write('o');
+      res.end('k');
+      return;
+    }
+    if (req.url === '/own-id') res.setHeader('x-request-id', 'from-upstream');
+    res.setHeader('x-seen-url', req.url ?? '');
+    res.end('ok');
+  });
+  // Answers with a status node:http parses but will not send on: 099.
+  broken = createTcpServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok')));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+  stack = await startStack({
+    routes: `
+routes:
+  - prefix: /broken
+    upstream: http://127.0.0.1:${(broken.address() as AddressInfo).port}
+  - prefix: /
+    upstream: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
+`,
+  });
+});
+afterAll(async () => {
+  await stack.close();
+  upstream.closeAllConnections();
+  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  await new Promise<void>((resolve) => broken.close(() => resolve()));
+});
+
+function get(path: string) {
+  return call(stack.url, path, { headers: bearer(stack.auth.token()) });
+}
+
+/** One raw HTTP/1.0 exchange: everything the gateway sends until it closes the connection. */
+function http10(path: string): Promise<string> {
+  const { port } = new URL(stack.url);
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+    socket.write(`GET ${path} HTTP/1.0\r\nHost: gw\r\nAuthorization: Bearer ${stack.auth.token()}\r\n\r\n`);
+  });
+}
+
+describe("relaying the upstream's answer", () => {
+  it('passes status, headers and body, and echoes the request id (200)', async () => {
+    const res = await get('/x');
+    expect([res.status, res.body.toString()]).toEqual([200, 'ok']);
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("keeps the upstream's own request id (200)", async () => {
+    expect((await get('/own-id')).headers['x-request-id']).toBe('from-upstream');
+  });
+
+  it('answers an HTTP/1.0 client without chunked framing, then closes (200)', async () => {
+    const answer = await http10('/chunked');
+    const [head = '', body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head.toLowerCase()).toContain('connection: close');
+    expect(head.toLowerCase()).not.toContain('transfer-encoding');
+    expect(body).toBe('ok');
+  });
+
+  it('forwards the path and query encoded as before, without the fragment (200)', async () => {
+    const res = await call(stack.url, '/a%7Cb?q=%22x%22', { headers: bearer(stack.auth.token()) });
+    expect(res.headers['x-seen-url']).toBe('/a%7Cb?q=%22x%22');
+    expect((await http10('/p?q=1#frag')).toLowerCase()).toContain('x-seen-url: /p?q=1\r\n');
+  });
+
+  it('answers 502 when node:http refuses to relay the upstream status, and keeps serving', async () => {
+    const res = await get('/broken');
+    expect(res.status).toBe(502);
+    expect(res.json()).toMatchObject({ code: 'bad_gateway', requestId: res.headers['x-request-id'] });
+    expect((await get('/x')).status).toBe(200);
+  });
+});
