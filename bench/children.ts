@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ServiceProcess } from '../test/support/processes.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const TAIL_LINES = 200;
+
+/** Every child the bench started itself, SIGKILLed when the bench exits however it exits. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Environment shared by every candidate and service the bench starts: the same NODE_ENV for all, so none
+ * runs a development code path the others skip.
+ */
+export const CHILD_ENV = { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } as const;
+
+export interface BenchProcess {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** The last lines it wrote, for error messages. */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+function nodeArgs(script: string): [string, string[]] {
+  const argv = ['--conditions=source', '--import', 'tsx', join(ROOT, script)];
+  // setpriv makes the kernel kill the child if the bench dies without running its exit hook (SIGKILL).
+  return existsSync('/usr/bin/setpriv')
+    ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...argv]]
+    : [process.execPath, argv];
+}
+
+function collectLines(child: ChildProcess, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+      }
+    });
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Starts one of the bench's own servers (`bench/servers/*.ts`) in its own Node process, the way the
+ * services run (tsx, source condition), and resolves once it prints `{"msg":"listening","url":...}`.
+ */
+export function spawnBenchServer(script: string, env: Record<string, string>): Promise<BenchProcess> {
+  const [file, argv] = nodeArgs(script);
+  const child = spawn(file, argv, { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  const lines: string[] = [];
+  const tail = () => lines.join('\n');
+
+  return new Promise<BenchProcess>((ready, fail) => {
+    const timer = setTimeout(() => {
+      void stopChild(child);
+      fail(new Error(`${script} did not start:\n${tail()}`));
+    }, READY_TIMEOUT_MS);
+    collectLines(child, (line) => {
+      lines.push(line);
+      if (lines.length > TAIL_LINES) lines.shift();
+      const url = parseListening(line);
+      if (url === undefined) return;
+      clearTimeout(timer);
+      ready({ url, pid: child.pid!, child, tail, stop: () => stopChild(child) });
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`${script} exited (${code ?? signal}):\n${tail()}`));
+    });
+  });
+}
+
+function parseListening(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const record = JSON.parse(line) as { msg?: unknown; url?: unknown };
+    return record.msg === 'listening' && typeof record.url === 'string' ? record.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a bench script to completion and returns the last JSON line it printed (its result). */
+export function runBenchScript<T>(script: string, env: Record<string, string>, timeoutMs: number): Promise<T> {
+  const [file, argv] = nodeArgs(script);
+  const child = spawn(file, argv, { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const lines: string[] = [];
+  collectLines(child, (line) => lines.push(line));
+  return new Promise<T>((done, fail) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      clearTimeout(timer);
+      const last = lines.filter((l) => l.startsWith('{')).at(-1);
+      if (code !== 0 || last === undefined) return fail(new Error(`${script} exited (${code ?? signal}):\n${lines.join('\n')}`));
+      done(JSON.parse(last) as T);
+    });
+  });
+}
+
+/**
+ * A real service started by test/support's `spawnService` keeps parsing every line it logs; auth logs each
+ * request, and that parsing would run in the bench process, the load generator. Once the service is up, its
+ * output is only drained (keeping a short tail for error messages).
+ */
+export function quietService(service: ServiceProcess): { tail: () => string } {
+  const tail: string[] = [];
+  for (const stream of [service.child.stdout, service.child.stderr]) {
+    stream?.removeAllListeners('data');
+    stream?.on('data', (chunk: string) => {
+      tail.push(chunk);
+      if (tail.length > 20) tail.shift();
+    });
+  }
+  return { tail: () => tail.join('') };
+}
+
+/**
+ * RSS of an idle Node process after `settleMs`, with or without the tsx loader every service runs under in the
+ * bench (`--import tsx` starts a loader thread with its own V8 heap; production runs compiled JS without it).
+ */
+export async function idleNodeRss(withTsx: boolean, settleMs: number): Promise<number> {
+  const loader = withTsx ? ['--conditions=source', '--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, '-e', 'setInterval(() => {}, 1000)'], { cwd: ROOT, env: { ...CHILD_ENV }, stdio: 'ignore' });
+  running.add(child);
+  try {
+    await new Promise((r) => setTimeout(r, settleMs));
+    return residentSet(child.pid!).rssBytes;
+  } finally {
+    await stopChild(child);
+    running.delete(child);
+  }
+}
+
+/** Resident set size of a process in bytes, from /proc (VmRSS), plus its peak (VmHWM). */
+export function residentSet(pid: number): { rssBytes: number; peakBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kib('VmRSS'), peakBytes: kib('VmHWM') };
+}

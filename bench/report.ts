@@ -1,0 +1,238 @@
+import type { MachineInfo } from './machine.js';
+import type { BenchOptions } from './options.js';
+import type { ExchangeResult } from './sections/exchange.js';
+import type { GatewayResult } from './sections/gateway.js';
+import { type MemoryResult, SETTLE_MS } from './sections/memory.js';
+import type { RevocationResult } from './sections/revocation.js';
+import { mb } from './stats.js';
+
+export type Outcome<T> = T | { error: string };
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  machine: MachineInfo;
+  /** The gateway section's load generator, with its version. */
+  loadTool: string;
+  gateway?: Outcome<GatewayResult>;
+  exchange?: Outcome<ExchangeResult>;
+  revocation?: Outcome<RevocationResult>;
+  memory?: Outcome<MemoryResult>;
+}
+
+export interface Target {
+  goal: string;
+  value: string;
+  /** undefined: not measured in this run (section skipped or failed). */
+  pass: boolean | undefined;
+}
+
+function ok<T>(outcome: Outcome<T> | undefined): T | undefined {
+  if (outcome === undefined) return undefined;
+  return typeof outcome === 'object' && outcome !== null && 'error' in outcome ? undefined : outcome;
+}
+
+const num = (value: number, digits = 0): string =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** The issue's targets, each judged on this run's own figures. */
+export function targets(report: BenchReport): Target[] {
+  const gateway = ok(report.gateway);
+  const portcullis = gateway?.candidates.find((c) => c.name === 'portcullis');
+  const exchange = ok(report.exchange);
+  const revocation = ok(report.revocation);
+  const memory = ok(report.memory);
+  const peak = memory?.peakBytes;
+  return [
+    {
+      goal: 'gateway req/s >= 0.80x bare proxy (median of per-round ratios)',
+      value: portcullis ? `${portcullis.medianRatio.toFixed(2)}x` : 'n/a',
+      pass: portcullis && portcullis.medianRatio >= 0.8,
+    },
+    {
+      goal: 'gateway p99 <= bare proxy p99 + 1 ms (median of per-round differences)',
+      value: portcullis ? `${portcullis.medianP99ExcessMs >= 0 ? '+' : ''}${portcullis.medianP99ExcessMs.toFixed(2)} ms` : 'n/a',
+      pass: portcullis && portcullis.medianP99ExcessMs <= 1,
+    },
+    {
+      goal: 'exchange first use >= 0.90x bcrypt ceiling (median of per-round ratios)',
+      value: exchange ? `${exchange.medianRatio.toFixed(2)}x` : 'n/a',
+      pass: exchange && exchange.medianRatio >= 0.9,
+    },
+    {
+      goal: 'repeated exchange >= 2,000/s',
+      value: exchange ? `${num(exchange.medianRepeated)}/s` : 'n/a',
+      pass: exchange && exchange.medianRepeated >= 2000,
+    },
+    {
+      goal: `revocation p99 < 10 ms (3 gateways)`,
+      value: revocation ? `${revocation.p99Ms.toFixed(2)} ms` : 'n/a',
+      pass: revocation && revocation.p99Ms < 10 && revocation.timedOut === 0,
+    },
+    {
+      goal: 'gateway RSS < 200 MB (peak VmHWM over the memory test)',
+      value: peak !== undefined ? `${mb(peak)} MB` : 'n/a',
+      pass: peak !== undefined ? peak < 200 * 2 ** 20 : undefined,
+    },
+  ];
+}
+
+const verdict = (pass: boolean | undefined): string => (pass === undefined ? '-' : pass ? 'PASS' : 'MISS');
+
+function header(report: BenchReport): string[] {
+  const m = report.machine;
+  const o = report.options;
+  // Only the load before the bench began says something about other work; at the end it is the bench's own.
+  const busy = m.loadStart > m.cores / 2;
+  return [
+    `Portcullis bench, ${report.startedAt} (commit ${m.commit})`,
+    `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}; 1-min load ${m.loadStart.toFixed(2)} at start, ${m.loadEnd?.toFixed(2) ?? '?'} at end`,
+    `${o.quick ? 'QUICK mode (smoke test, not figures)' : 'full mode'}: ${o.rounds} interleaved rounds x ${o.durationSec} s, warm-up ${o.warmupSec} s, ` +
+      `${o.connections} connections, loopback; gateway load generator ${report.loadTool}; exchange load generator autocannon`,
+    ...(Object.keys(o.gatewayEnv).length > 0
+      ? [`gateways started with ${Object.entries(o.gatewayEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (not the defaults)`]
+      : []),
+    ...(busy ? [`WARNING: other work was running on this machine (1-min load ${m.loadStart.toFixed(2)} on ${m.cores} cores before the bench): absolute figures are noisy; compare the per-round ratios`] : []),
+  ];
+}
+
+function pad(cells: string[], widths: number[], right: boolean[]): string {
+  return cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+}
+
+function table(rows: string[][], right: boolean[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => `  ${pad(r, widths, right)}`);
+}
+
+/** The table printed to stdout. */
+export function renderText(report: BenchReport): string {
+  const out = [...header(report), ''];
+  const section = <T>(title: string, outcome: Outcome<T> | undefined, body: (r: T) => string[]) => {
+    if (outcome === undefined) return;
+    out.push(title);
+    const value = ok(outcome);
+    // The first lines of the error; the whole of it is in the JSON report and was logged when it happened.
+    const error = () => (outcome as { error: string }).error.split('\n').slice(0, 3).map((l) => `  ${l}`);
+    out.push(...(value === undefined ? ['  FAILED:', ...error()] : body(value)), '');
+  };
+
+  section('1. Gateway throughput and latency (GET /bench/hello, same token everywhere)', report.gateway, (g) =>
+    table(
+      [
+        ['candidate', 'x bare', 'per round', 'req/s', 'p50 ms', 'p99 ms'],
+        ...g.candidates.map((c) => [
+          c.label,
+          c.medianRatio.toFixed(2),
+          c.ratios.map((r) => r.toFixed(2)).join(' '),
+          num(c.medianRps),
+          c.medianP50Ms.toFixed(2),
+          c.medianP99Ms.toFixed(2),
+        ]),
+      ],
+      [false, true, false, true, true, true],
+    ),
+  );
+  section(`2. Exchange, POST /auth/v1/token (bcrypt cost ${report.options.bcryptCost}, ${report.options.connections} in flight)`, report.exchange, (e) =>
+    table(
+      [
+        ['what', 'per second', 'x ceiling', 'per round'],
+        ['raw bcrypt compare (ceiling), around each first use', num(e.medianCeiling, 1), '1.00', e.ceiling.map((v) => v.toFixed(1)).join(' ')],
+        ['first use (a never-exchanged PAT each)', num(e.medianFirstUse, 1), e.medianRatio.toFixed(2), e.firstUse.map((r, i) => `${r.rps.toFixed(1)} (x${e.ratios[i]!.toFixed(2)})`).join(' ')],
+        ['repeated (one PAT, cached path)', num(e.medianRepeated), '', e.repeated.map((r) => num(r.rps)).join(' ')],
+      ],
+      [false, true, true, false],
+    ),
+  );
+  section('3. Revocation propagation (revoke call returned -> all three gateways answer 401)', report.revocation, (r) => [
+    `  ${r.revocations} revocations, ${r.gateways} gateways: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ` +
+      `max ${r.maxMs.toFixed(2)} ms, mean ${r.meanMs.toFixed(2)} ms; timed out ${r.timedOut}`,
+    `  a probe of all three (200, before the revoke) takes ~${r.probeRttMs.toFixed(2)} ms; in ${r.firstProbeRefused} of ${r.revocations} the first probe after it was already refused everywhere`,
+  ]);
+  section('4. Memory (gateway VmRSS)', report.memory, (m) => [
+    `  ${num(m.tokens)} distinct verified tokens + ${num(m.revocationEntries)} revocation entries (bench-served JWKS, see report)`,
+    `  idle ${mb(m.idleBytes)} MB, warm ${mb(m.warmBytes)} MB, after revocations ${mb(m.afterRevocationsBytes)} MB, ` +
+      `after tokens ${mb(m.afterTokensBytes)} MB, ${SETTLE_MS / 1000} s later ${mb(m.settledBytes)} MB, peak ${mb(m.peakBytes)} MB`,
+    `  (the gateway runs under tsx: an idle node process is ${mb(m.idleNodeBytes)} MB, ${mb(m.idleNodeTsxBytes)} MB with --import tsx)`,
+  ]);
+
+  out.push('Targets');
+  out.push(...table(targets(report).map((t) => [t.goal, t.value, verdict(t.pass)]), [false, true, false]));
+  return `${out.join('\n')}\n`;
+}
+
+/** The markdown report written next to the JSON. */
+export function renderMarkdown(report: BenchReport): string {
+  const lines = ['# Portcullis benchmark', '', ...header(report).map((l) => `- ${l}`), ''];
+  lines.push('## Targets', '', '| target | this run | |', '|---|---:|---|');
+  for (const t of targets(report)) lines.push(`| ${t.goal} | ${t.value} | ${verdict(t.pass)} |`);
+  lines.push('');
+
+  const failed = <T>(outcome: Outcome<T> | undefined): string | undefined =>
+    outcome !== undefined && ok(outcome) === undefined ? `FAILED: ${(outcome as { error: string }).error}` : undefined;
+
+  const g = ok(report.gateway);
+  if (report.gateway) {
+    lines.push('## 1. Gateway throughput and latency', '');
+    if (g) {
+      lines.push(`\`GET ${g.path}\`, ${g.connections} connections, load generator ${report.loadTool}. Ratios are per round to the bare proxy of the same round; the table shows medians.`, '');
+      lines.push('| candidate | × bare proxy | per round | req/s | p50 ms | p99 ms | p99 − bare p99 |', '|---|---:|---|---:|---:|---:|---:|');
+      for (const c of g.candidates) {
+        lines.push(
+          `| ${c.label} | ${c.medianRatio.toFixed(2)} | ${c.ratios.map((r) => r.toFixed(2)).join(' ')} | ${num(c.medianRps)} | ${c.medianP50Ms.toFixed(2)} | ${c.medianP99Ms.toFixed(2)} | ${c.medianP99ExcessMs.toFixed(2)} |`,
+        );
+      }
+      lines.push('', 'Checked before timing:', '', ...g.checks.map((c) => `- ${c}`), '');
+    } else lines.push(failed(report.gateway)!, '');
+  }
+
+  const e = ok(report.exchange);
+  if (report.exchange) {
+    lines.push('## 2. Exchange', '');
+    if (e) {
+      lines.push(`bcrypt cost ${e.bcryptCost}, ${e.connections} in flight; ${e.patsCreated} PATs created through the API beforehand.`, '');
+      lines.push('| what | per second (median) | × ceiling | per round |', '|---|---:|---:|---|');
+      lines.push(`| raw bcrypt compare (ceiling), before the first round and after each first use | ${num(e.medianCeiling, 1)} | 1.00 | ${e.ceiling.map((v) => v.toFixed(1)).join(' ')} |`);
+      lines.push(
+        `| first use (a never-exchanged PAT each), × the mean of the ceilings either side | ${num(e.medianFirstUse, 1)} | ${e.medianRatio.toFixed(2)} | ${e.firstUse.map((r, i) => `${r.rps.toFixed(1)} (×${e.ratios[i]!.toFixed(2)})`).join(' ')} |`,
+      );
+      lines.push(`| repeated (one PAT, cached path) | ${num(e.medianRepeated)} | | ${e.repeated.map((r) => num(r.rps)).join(' ')} |`, '');
+    } else lines.push(failed(report.exchange)!, '');
+  }
+
+  const r = ok(report.revocation);
+  if (report.revocation) {
+    lines.push('## 3. Revocation propagation', '');
+    if (r) {
+      lines.push(
+        `${r.revocations} revocations, ${r.gateways} gateways; each sample is the time from the revoke call returning to the last gateway's first 401.`,
+        '',
+        '| p50 | p99 | max | mean | timed out | one probe of all three, before the revoke (median) | first probe already refused everywhere |',
+        '|---:|---:|---:|---:|---:|---:|---:|',
+        `| ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.maxMs.toFixed(2)} ms | ${r.meanMs.toFixed(2)} ms | ${r.timedOut} | ${r.probeRttMs.toFixed(2)} ms | ${r.firstProbeRefused} of ${r.revocations} |`,
+        '',
+      );
+    } else lines.push(failed(report.revocation)!, '');
+  }
+
+  const m = ok(report.memory);
+  if (report.memory) {
+    lines.push('## 4. Memory', '');
+    if (m) {
+      lines.push(
+        `${num(m.tokens)} distinct verified tokens (${m.tokenSeconds.toFixed(1)} s) and ${num(m.revocationEntries)} revocation entries.`,
+        '',
+        `| idle | warm | after revocations | after tokens | ${SETTLE_MS / 1000} s later | peak (VmHWM) |`,
+        '|---:|---:|---:|---:|---:|---:|',
+        `| ${mb(m.idleBytes)} MB | ${mb(m.warmBytes)} MB | ${mb(m.afterRevocationsBytes)} MB | ${mb(m.afterTokensBytes)} MB | ${mb(m.settledBytes)} MB | ${mb(m.peakBytes)} MB |`,
+        '',
+        `An idle \`node -e\` process: ${mb(m.idleNodeBytes)} MB; the same with \`--import tsx\`: ${mb(m.idleNodeTsxBytes)} MB.`,
+        '',
+        `Method: ${m.method}`,
+        '',
+      );
+    } else lines.push(failed(report.memory)!, '');
+  }
+  return lines.join('\n');
+}

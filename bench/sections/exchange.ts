@@ -1,0 +1,126 @@
+import { runBenchScript } from '../children.js';
+import { mapLimit } from '../http.js';
+import { type LoadResult, runAutocannon } from '../load.js';
+import type { BenchOptions } from '../options.js';
+import type { Pat, Stack } from '../stack.js';
+import { median } from '../stats.js';
+
+interface CeilingRun {
+  compares: number;
+  seconds: number;
+  perSec: number;
+}
+
+export interface ExchangeResult {
+  bcryptCost: number;
+  connections: number;
+  /** bcrypt compares per second: one run before the first round, then one after each first-use run. */
+  ceiling: number[];
+  /** First-use exchanges per second, per round, and each one's ratio to the mean of the ceilings either side. */
+  firstUse: LoadResult[];
+  ratios: number[];
+  repeated: LoadResult[];
+  medianCeiling: number;
+  medianFirstUse: number;
+  medianRatio: number;
+  medianRepeated: number;
+  patsCreated: number;
+}
+
+/** Concurrent PAT creations: each runs one bcrypt hash in auth, whose thread pool has four threads. */
+const CREATE_CONCURRENCY = 4;
+
+/**
+ * Section 2: `POST /auth/v1/token` with a PAT never exchanged before (one bcrypt compare each) against raw
+ * bcrypt compares at the same cost and concurrency, and the same PAT exchanged over and over (verified
+ * once, then from auth's cache). Rounds interleave the three: ceiling, then first use, ceiling, repeated per round.
+ */
+export async function benchExchange(stack: Stack, options: BenchOptions, log: (line: string) => void): Promise<ExchangeResult> {
+  const ceilingRun = (durationSec: number) =>
+    runBenchScript<CeilingRun>(
+      'bench/servers/bcrypt-ceiling.ts',
+      {
+        BCRYPT_COST: String(options.bcryptCost),
+        CONCURRENCY: String(options.connections),
+        DURATION_MS: String(durationSec * 1000),
+        WARMUP_MS: '500',
+      },
+      durationSec * 1000 + 60_000,
+    );
+
+  // First use consumes one fresh PAT per request: size the supply from a first look at the ceiling.
+  const estimate = (await ceilingRun(Math.max(2, options.warmupSec))).perSec;
+  const perRound = Math.max(options.connections, Math.ceil(estimate * options.durationSec));
+  const warmCount = options.connections;
+  // autocannon builds each connection's next request ahead of time: a run may draw up to one PAT per
+  // connection that it never sends. Those are skipped, never reused.
+  const slack = 2 * options.connections;
+  const total = perRound * options.rounds + warmCount + (options.rounds + 1) * slack;
+  log(`  bcrypt ceiling estimate ${estimate.toFixed(1)}/s at cost ${options.bcryptCost}: creating ${total} PATs (${perRound} exchanged per round)`);
+  const started = performance.now();
+  const fresh: Pat[] = await mapLimit(Array.from({ length: total }), CREATE_CONCURRENCY, () => stack.createPat());
+  log(`  created ${total} PATs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const repeatedPat = await stack.createPat();
+  await stack.exchange(repeatedPat.key);
+
+  const url = `${stack.auth.url}/auth/v1/token`;
+  const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
+  let drawn = 0;
+  const firstUse = (amount: number) => {
+    const supply = fresh.slice(drawn, drawn + amount + slack);
+    drawn += supply.length;
+    let next = 0;
+    return runAutocannon({
+      url,
+      headers,
+      connections: options.connections,
+      durationSec: options.durationSec,
+      amount,
+      // Past the supply a request would reuse a PAT (the cached path): send a bad one, which voids the run.
+      nextBody: () => `pat=${supply[next++]?.key ?? 'exhausted'}`,
+    });
+  };
+  const repeatedBody = `pat=${repeatedPat.key}`;
+  const repeated = (durationSec: number) =>
+    runAutocannon({ url, headers, connections: options.connections, durationSec, nextBody: () => repeatedBody });
+  const mustPass = (what: string, r: LoadResult): LoadResult => {
+    if (r.failures > 0) throw new Error(`${what}: ${r.failures} of ${r.requests} exchanges failed`);
+    return r;
+  };
+
+  mustPass('first-use warm-up', await firstUse(warmCount));
+  if (options.warmupSec > 0) mustPass('repeated warm-up', await repeated(options.warmupSec));
+
+  // Each first-use run sits between two ceiling runs (C F C R F C R ...) and is compared with their mean:
+  // a machine getting busier or quieter during the round moves both sides of the ratio alike.
+  const ceiling: number[] = [(await ceilingRun(options.durationSec)).perSec];
+  const firstRuns: LoadResult[] = [];
+  const repeatedRuns: LoadResult[] = [];
+  const ratios: number[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const f = mustPass(`first use, round ${round}`, await firstUse(perRound));
+    if (f.requests !== perRound) throw new Error(`first use, round ${round}: ${f.requests} of ${perRound} exchanges completed`);
+    firstRuns.push(f);
+    const c = (await ceilingRun(options.durationSec)).perSec;
+    ceiling.push(c);
+    const bracket = (ceiling.at(-2)! + c) / 2;
+    ratios.push(f.rps / bracket);
+    const r = mustPass(`repeated, round ${round}`, await repeated(options.durationSec));
+    repeatedRuns.push(r);
+    log(`  round ${round}: first use ${f.rps.toFixed(1)}/s between bcrypt ceilings ${ceiling.at(-2)!.toFixed(1)} and ${c.toFixed(1)}/s (×${ratios.at(-1)!.toFixed(2)}), repeated ${Math.round(r.rps)}/s`);
+  }
+
+  return {
+    bcryptCost: options.bcryptCost,
+    connections: options.connections,
+    ceiling,
+    firstUse: firstRuns,
+    ratios,
+    repeated: repeatedRuns,
+    medianCeiling: median(ceiling),
+    medianFirstUse: median(firstRuns.map((r) => r.rps)),
+    medianRatio: median(ratios),
+    medianRepeated: median(repeatedRuns.map((r) => r.rps)),
+    patsCreated: total + 1,
+  };
+}

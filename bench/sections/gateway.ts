@@ -1,0 +1,155 @@
+import { spawnBenchServer } from '../children.js';
+import { Cleanup } from '../cleanup.js';
+import { call, keepAlive } from '../http.js';
+import { type LoadResult, type LoadTool, runLoad } from '../load.js';
+import type { BenchOptions } from '../options.js';
+import { type Stack, TIMED_PATH, stopService } from '../stack.js';
+import { median } from '../stats.js';
+
+export interface CandidateResult {
+  name: string;
+  label: string;
+  runs: LoadResult[];
+  /** Per round: this candidate's req/s ÷ the bare proxy's req/s in the same round. */
+  ratios: number[];
+  medianRatio: number;
+  medianRps: number;
+  medianP50Ms: number;
+  medianP99Ms: number;
+  /** Per round: this candidate's p99 − the bare proxy's p99 in the same round, ms. */
+  p99Excess: number[];
+  medianP99ExcessMs: number;
+}
+
+export interface GatewayResult {
+  tool: LoadTool;
+  path: string;
+  connections: number;
+  candidates: CandidateResult[];
+  checks: string[];
+}
+
+interface Candidate {
+  name: string;
+  label: string;
+  url: string;
+}
+
+const ECHO_PATH = '/bench/__echo';
+const BARE = 'bare';
+
+/**
+ * Section 1: the same GET, with the same session token, against the upstream itself, the bare node:http
+ * proxy (the Node ceiling), express + http-proxy-middleware without auth, and the real gateway with every
+ * check on. Each runs in its own process; the load generator runs outside all of them.
+ */
+export async function benchGateway(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void): Promise<GatewayResult> {
+  const local = new Cleanup();
+  try {
+    return await run(stack, options, tool, log, local);
+  } finally {
+    await local.run();
+  }
+}
+
+async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void, cleanup: Cleanup): Promise<GatewayResult> {
+  const env = { UPSTREAM_URL: stack.upstream.url };
+  const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', env);
+  cleanup.defer('bare proxy', () => bare.stop());
+  const express = await spawnBenchServer('bench/servers/express-proxy.ts', env);
+  cleanup.defer('express proxy', () => express.stop());
+  const gateway = await stack.startGateway();
+  cleanup.defer('gateway', () => stopService(gateway));
+
+  const token = await stack.exchange((await stack.createPat()).key);
+  const foreign = await stack.exchange((await stack.createPat(['bench:other'])).key);
+  const candidates: Candidate[] = [
+    { name: 'upstream', label: 'upstream direct (no proxy)', url: stack.upstream.url },
+    { name: BARE, label: 'bare node:http keep-alive proxy', url: bare.url },
+    { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', url: express.url },
+    { name: 'portcullis', label: 'Portcullis gateway, every check on', url: gateway.url },
+  ];
+  const headers = { Authorization: `Bearer ${token}` };
+  const checks = await verify(candidates, headers, foreign);
+  for (const line of checks) log(`  ok  ${line}`);
+
+  const load = (c: Candidate, durationSec: number) =>
+    runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers });
+  if (options.warmupSec > 0) {
+    for (const c of candidates) {
+      const warm = await load(c, options.warmupSec);
+      if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests during warm-up`);
+      log(`  warm-up ${c.label}: ${Math.round(warm.rps)} req/s`);
+    }
+  }
+
+  const runs = new Map<string, LoadResult[]>(candidates.map((c) => [c.name, []]));
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const c of candidates) {
+      const result = await load(c, options.durationSec);
+      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed in round ${round}`);
+      runs.get(c.name)!.push(result);
+      log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+    }
+  }
+
+  const bareRuns = runs.get(BARE)!;
+  return {
+    tool,
+    path: TIMED_PATH,
+    connections: options.connections,
+    checks,
+    candidates: candidates.map((c) => {
+      const own = runs.get(c.name)!;
+      const ratios = own.map((r, i) => r.rps / bareRuns[i]!.rps);
+      const p99Excess = own.map((r, i) => r.p99Ms - bareRuns[i]!.p99Ms);
+      return {
+        name: c.name,
+        label: c.label,
+        runs: own,
+        ratios,
+        medianRatio: median(ratios),
+        medianRps: median(own.map((r) => r.rps)),
+        medianP50Ms: median(own.map((r) => r.p50Ms)),
+        medianP99Ms: median(own.map((r) => r.p99Ms)),
+        p99Excess,
+        medianP99ExcessMs: median(p99Excess),
+      };
+    }),
+  };
+}
+
+/**
+ * Nothing is timed before every candidate answers the timed request with the upstream's 200 body, and the
+ * gateway proves each check is on: no token 401, a token without the route's permission 403, and the
+ * upstream sees the identity headers the gateway set (and not one a client tried to set).
+ */
+async function verify(candidates: Candidate[], headers: Record<string, string>, foreignToken: string): Promise<string[]> {
+  const agent = keepAlive();
+  const lines: string[] = [];
+  const expect = (cond: boolean, what: string, detail: string) => {
+    if (!cond) throw new Error(`check failed: ${what}: ${detail}`);
+    lines.push(what);
+  };
+  try {
+    for (const c of candidates) {
+      const res = await call(agent, `${c.url}${TIMED_PATH}`, { headers });
+      expect(res.status === 200 && res.body === '{"ok":true}\n', `${c.label}: GET ${TIMED_PATH} with the token answers 200 and the upstream's body`, `${res.status} ${res.body}`);
+    }
+    const gateway = candidates.find((c) => c.name === 'portcullis')!;
+    const bare = await call(agent, `${gateway.url}${TIMED_PATH}`);
+    expect(bare.status === 401 && /^Bearer /.test(String(bare.headers['www-authenticate'])), 'gateway without a token: 401 with WWW-Authenticate', `${bare.status}`);
+    const foreign = await call(agent, `${gateway.url}${TIMED_PATH}`, { headers: { Authorization: `Bearer ${foreignToken}` } });
+    expect(foreign.status === 403, 'gateway with a valid token lacking the route permission: 403', `${foreign.status} ${foreign.body}`);
+    const echoed = await call(agent, `${gateway.url}${ECHO_PATH}`, { headers: { ...headers, 'X-Auth-Subject': 'forged' } });
+    const seen = (JSON.parse(echoed.body) as { headers: Record<string, string> }).headers;
+    expect(
+      echoed.status === 200 && typeof seen['x-auth-subject'] === 'string' && seen['x-auth-subject'] !== 'forged' && seen['x-auth-scope'] !== undefined && seen['x-auth-token-id'] !== undefined,
+      'gateway: upstream receives X-Auth-Subject/-Scope/-Token-Id set by the gateway, not the client',
+      echoed.body,
+    );
+  } finally {
+    agent.destroy();
+  }
+  return lines;
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type SigningKey, generateSigningKey, signSessionToken, toJwks } from '@portcullis/jwt';
+import { type RevocationEntry, createRedisRevocationWriter } from '@portcullis/revocation';
+import { Redis } from 'ioredis';
+import { claimsFor } from '../../test/support/forge.js';
+import { startRedis } from '../../test/support/redis.js';
+import { idleNodeRss, residentSet } from '../children.js';
+import { Cleanup } from '../cleanup.js';
+import { call, mapLimit, waitUntil } from '../http.js';
+import type { BenchOptions } from '../options.js';
+import { mb } from '../stats.js';
+import { ISSUER, PERMISSION, type Stack, TIMED_PATH, startGatewayProcess } from '../stack.js';
+
+export interface MemoryResult {
+  tokens: number;
+  revocationEntries: number;
+  /** RSS in bytes at each step, read from /proc/<pid>/status (VmRSS); peak is VmHWM at the end. */
+  idleBytes: number;
+  warmBytes: number;
+  afterRevocationsBytes: number;
+  afterTokensBytes: number;
+  settledBytes: number;
+  peakBytes: number;
+  tokenSeconds: number;
+  /** An idle `node -e` and the same under `--import tsx`: what the loader alone adds to every figure above. */
+  idleNodeBytes: number;
+  idleNodeTsxBytes: number;
+  method: string;
+}
+
+const WARM_REQUESTS = 2_000;
+export const SETTLE_MS = 3_000;
+const TOKEN_LIFETIME_SEC = 3_600;
+
+const METHOD =
+  'A gateway process (real main.ts, default TOKEN_CACHE_SIZE) verifies against a JWKS the bench serves, with a key the ' +
+  'bench generated; the bench signs one session token per request (same claims shape as auth mints, distinct tid and jti), ' +
+  'every one answered 200 through the full check path. The revocation entries are written to a private Redis with ' +
+  "createRedisRevocationWriter, as auth does, and reach the gateway through the set's pub/sub; a token revoked by the " +
+  'last entry answering 401 proves the gateway holds them all. Minting this many tokens through auth (bcrypt per PAT) ' +
+  'would take hours on this machine. The gateway runs as everywhere in the bench, from source under tsx, whose loader ' +
+  'thread adds to its RSS what a compiled production build (node dist/main.js) does not carry; the idle-node figures ' +
+  'measure that overhead (a lower bound: the loader also holds the compiled sources of the modules it loaded).';
+
+/**
+ * Section 4: a gateway's resident memory with N distinct verified tokens cached and N revocation entries
+ * held: idle, after a warm-up, after the revocations, after the tokens, and a few seconds later.
+ */
+export async function benchMemory(stack: Stack, options: BenchOptions, log: (line: string) => void): Promise<MemoryResult> {
+  const cleanup = new Cleanup();
+  try {
+    return await run(stack, options, log, cleanup);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function run(stack: Stack, options: BenchOptions, log: (line: string) => void, cleanup: Cleanup): Promise<MemoryResult> {
+  const idleNodeBytes = await idleNodeRss(false, SETTLE_MS);
+  const idleNodeTsxBytes = await idleNodeRss(true, SETTLE_MS);
+  const key = generateSigningKey();
+  const jwks = await serveJwks(key);
+  cleanup.defer('JWKS server', () => jwks.close());
+  const redis = await startRedis();
+  cleanup.defer('memory redis', () => redis.close());
+  const gateway = await startGatewayProcess(cleanup, {
+    ...stack.gatewayEnv,
+    AUTH_URL: jwks.url,
+    JWKS_URL: `${jwks.url}/.well-known/jwks.json`,
+    REDIS_URL: redis.url,
+    ROUTES_FILE: stack.routesFile,
+  });
+  const pid = gateway.child.pid!;
+  const rss = () => residentSet(pid).rssBytes;
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  cleanup.defer('memory agent', () => agent.destroy());
+  const sign = (overrides: Parameters<typeof claimsFor>[0] = {}) =>
+    signSessionToken(
+      claimsFor({ iss: ISSUER, scope: PERMISSION, org: 'org-bench', tid: randomUUID(), exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SEC, ...overrides }),
+      key,
+    );
+  const get = async (token: string): Promise<number> => (await call(agent, `${gateway.url}${TIMED_PATH}`, { headers: { Authorization: `Bearer ${token}` } })).status;
+
+  await sleep(SETTLE_MS);
+  const idleBytes = rss();
+
+  const warmToken = sign();
+  await mapLimit(Array.from({ length: WARM_REQUESTS }), options.connections, async () => expectOk(await get(warmToken), 'warm-up'));
+  const warmBytes = rss();
+
+  const writerClient = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  cleanup.defer('writer client', () => writerClient.quit().catch(() => writerClient.disconnect()));
+  const writer = createRedisRevocationWriter(writerClient);
+  const now = Date.now();
+  const entries: RevocationEntry[] = Array.from({ length: options.memoryRevocations }, (_, i) => ({
+    // The last one is a PAT (`token`) entry: the probe below is a session minted from it.
+    kind: (options.memoryRevocations - i) % 2 === 1 ? 'token' : 'session',
+    id: randomUUID(),
+    revokedAt: now,
+    until: now + 2 * TOKEN_LIFETIME_SEC * 1000,
+  }));
+  let afterRevocationsBytes = rss();
+  if (entries.length > 0) {
+    const started = performance.now();
+    await writer.revoke(entries);
+    // Messages are applied in order: once the last entry bites, the gateway holds every one.
+    const probe = sign({ tid: entries.at(-1)!.id, iat: Math.floor(now / 1000) - 1, nbf: Math.floor(now / 1000) - 1 });
+    await waitUntil('the gateway to apply the revocation entries', async () => (await get(probe)) === 401, 60_000);
+    log(`  ${entries.length} revocation entries written and applied in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    afterRevocationsBytes = rss();
+  }
+
+  const started = performance.now();
+  let done = 0;
+  await mapLimit(Array.from({ length: options.memoryTokens }), options.connections, async () => {
+    expectOk(await get(sign()), 'distinct token');
+    if (++done % 20_000 === 0) log(`  ${done}/${options.memoryTokens} distinct tokens, RSS ${mb(rss())} MB`);
+  });
+  const tokenSeconds = (performance.now() - started) / 1000;
+  const afterTokensBytes = rss();
+  expectOk(await get(warmToken), 'the first token after the flood');
+  await sleep(SETTLE_MS);
+  const { rssBytes: settledBytes, peakBytes } = residentSet(pid);
+  log(`  ${options.memoryTokens} distinct tokens in ${tokenSeconds.toFixed(1)} s; RSS idle ${mb(idleBytes)} MB, after ${mb(afterTokensBytes)} MB, peak ${mb(peakBytes)} MB`);
+
+  return {
+    tokens: options.memoryTokens,
+    revocationEntries: entries.length,
+    idleBytes,
+    warmBytes,
+    afterRevocationsBytes,
+    afterTokensBytes,
+    settledBytes,
+    peakBytes,
+    tokenSeconds,
+    idleNodeBytes,
+    idleNodeTsxBytes,
+    method: METHOD,
+  };
+}
+
+function expectOk(status: number, what: string): void {
+  if (status !== 200) throw new Error(`memory gateway answered ${status} to ${what}`);
+}
+
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function serveJwks(key: SigningKey): Promise<{ url: string; close: () => Promise<void> }> {
+  const body = JSON.stringify(toJwks([key]));
+  const server = createServer((req, res) => {
+    if (req.url !== '/.well-known/jwks.json') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'max-age=300' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

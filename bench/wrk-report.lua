@@ -1,0 +1,10 @@
+-- wrk `done` hook for bench/load.ts: one JSON line with the exact figures (latencies in microseconds,
+-- every kind of error; wrk counts answers with status >= 400 under errors.status).
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"wrk":1,"requests":%.0f,"duration_us":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f,' ..
+    '"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
