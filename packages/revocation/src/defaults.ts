@@ -1,4 +1,4 @@
-/** How often a source proves contact (the Redis source pings its subscriber connection). */
+/** How often a source proves contact (the Redis source reads the sequence counter). */
 export const DEFAULT_HEARTBEAT_MS = 1000;
 /** How long the Redis source's `start()` waits for the first snapshot before rejecting (it keeps retrying). */
 export const DEFAULT_START_TIMEOUT_MS = 5000;

@@ -7,7 +7,7 @@ export { decodeMember, encodeMember } from './member.js';
 export { encodeEntriesMessage, encodeResyncMessage, parseMessage } from './message.js';
 export type { RevocationMessage } from './message.js';
 export { REVOCATION_WRITE_CHUNK, createRedisRevocationWriter } from './redis-writer.js';
-export type { RedisRevocationWriterOptions } from './redis-writer.js';
+export type { RedisClient, RedisRevocationWriterOptions } from './redis-writer.js';
 export { createRedisRevocationSource } from './redis-source.js';
 export type { RedisRevocationSourceOptions } from './redis-source.js';
 export { redisOptionsForRevocation } from './redis-options.js';

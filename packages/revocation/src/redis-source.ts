@@ -1,34 +1,39 @@
-import type { Redis } from 'ioredis';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_START_TIMEOUT_MS } from './defaults.js';
 import { revocationKeys } from './keys.js';
 import { decodeMember } from './member.js';
 import { parseMessage } from './message.js';
+import type { RedisClient } from './redis-writer.js';
 import type { RevocationEntry, RevocationHandlers, RevocationSource } from './types.js';
 
 export interface RedisRevocationSourceOptions {
-  /** Dedicated to this source: it enters subscriber mode, where ioredis refuses ZRANGEBYSCORE. */
-  subscriber: Redis;
-  /** Loads snapshots; may be shared with other work. */
-  command: Redis;
+  /** Dedicated to this source: it enters subscriber mode, where a single-node client refuses other commands. */
+  subscriber: RedisClient;
+  /** Loads snapshots and reads the sequence; may be shared with other work. */
+  command: RedisClient;
   /** Inside the hash tag of the key and channel names; default `portcullis`. */
   keyPrefix?: string;
-  /** How often the subscriber connection is pinged to prove contact. */
+  /** How often the sequence is read to prove contact and to find lost messages. */
   heartbeatMs?: number;
   /** How long `start()` waits for the first snapshot before rejecting (the source keeps trying). */
   startTimeoutMs?: number;
   /** Epoch ms; contact times and the snapshot's lower bound. Default `Date.now`. */
   now?: () => number;
-  /** Failed loads and pings, for logging; they are retried on the next heartbeat or reconnect. */
+  /** Failed loads and heartbeats, for logging; they are retried on the next heartbeat or reconnect. */
   onError?: (error: unknown) => void;
 }
 
 /**
- * A gateway's view of the Redis set: subscribe first, then load, so nothing published in between is missed
- * (entries are idempotent, so seeing one twice is harmless).
+ * A gateway's view of the Redis set: subscribe first, then load the set and the sequence together, so
+ * nothing published in between is missed (entries are idempotent, so seeing one twice is harmless).
  *
- * Contact is reported only while the source is in sync: subscribed and loaded since the subscriber last
- * connected. The heartbeat pings the *subscriber*: a reply there proves every message published before it
- * has been delivered, which is what freshness means (a live command connection proves nothing about pub/sub).
+ * Every published change carries the next value of one counter, so the source knows which changes it has
+ * applied without gaps (`applied`). It never trusts a connection to have delivered everything:
+ * - a message whose sequence skips one means a message was lost: reload at once;
+ * - the heartbeat reads the counter. At or below `applied`, the source was current when the read was sent:
+ *   that is contact. Above it, messages are on their way; if they are still missing at the next heartbeat,
+ *   they were lost: reload. Below what was applied, Redis lost its data (FLUSHALL, restart): reload.
+ * This holds for one node, through Sentinel, and on a Cluster, where ioredis moves its subscription between
+ * nodes by itself (every message leaves from the node owning the keys, in order, so the reasoning holds).
  *
  * `start()` resolves after the first snapshot, or rejects after `startTimeoutMs`; either way the source keeps
  * retrying until `close()`, so a gateway can start while Redis is down and serve (failing closed) until it
@@ -36,7 +41,7 @@ export interface RedisRevocationSourceOptions {
  */
 export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RevocationSource {
   const { subscriber, command } = options;
-  const { set, channel } = revocationKeys(options.keyPrefix);
+  const keys = revocationKeys(options.keyPrefix);
   const now = options.now ?? Date.now;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
@@ -45,27 +50,37 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   let handlers: RevocationHandlers | undefined;
   let closed = false;
   let inSync = false;
-  // Bumped on every subscriber disconnect: work begun before it must not vouch for the state after it.
-  let connection = 0;
+  // Bumped whenever the source falls out of sync: work begun before must not vouch for the state after.
+  let epoch = 0;
+  // Every change up to this sequence is in the set we hold; `received` holds the ones seen beyond it.
+  let applied = 0;
+  const received = new Set<number>();
+  // A heartbeat's read found the counter ahead: those messages must have arrived by the next heartbeat.
+  let awaiting: { seq: number; sentAt: number } | undefined;
   let syncing = false;
   let syncAgain = false;
-  let pinging = false;
+  let checking = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let firstSync: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
 
   async function syncOnce(h: RevocationHandlers): Promise<void> {
-    const startedOn = connection;
+    const startedIn = epoch;
+    // Sequences from before this load say nothing about it; only what arrives from now on counts.
+    received.clear();
     // Our own SUBSCRIBE even after ioredis's auto-resubscribe: awaiting its reply guarantees the server
     // routes messages to us before the snapshot is read on the other connection.
-    await subscriber.subscribe(channel);
+    await subscriber.subscribe(keys.channel);
     const loadedAt = now();
-    const entries = await loadSnapshot(loadedAt);
-    if (closed || startedOn !== connection) return; // the next 'ready' starts over
+    const { sequence, entries } = await loadSnapshot(loadedAt);
+    if (closed || startedIn !== epoch) return; // whoever bumped the epoch asked for another pass
     h.onSnapshot(entries);
+    applied = sequence;
+    advance();
     // A request that arrived during the load (a resync) may need writes this read predates: the loop runs
     // again, and only that pass vouches for being in sync.
     if (syncAgain) return;
     inSync = true;
+    awaiting = undefined;
     h.onContact(loadedAt);
     if (firstSync) {
       clearTimeout(firstSync.timer);
@@ -74,14 +89,18 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     }
   }
 
-  async function loadSnapshot(fromMs: number): Promise<RevocationEntry[]> {
-    const flat = await command.zrangebyscore(set, fromMs, '+inf', 'WITHSCORES');
+  async function loadSnapshot(fromMs: number): Promise<{ sequence: number; entries: RevocationEntry[] }> {
+    // One transaction on one node (the keys share a slot): the set is exactly as of `sequence`.
+    const results = await command.multi().get(keys.sequence).zrangebyscore(keys.set, fromMs, '+inf', 'WITHSCORES').exec();
+    if (!results) throw new Error('revocation snapshot aborted by Redis');
+    for (const [error] of results) if (error) throw error;
+    const flat = results[1]![1] as string[];
     const entries: RevocationEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const entry = decodeMember(flat[i]!, flat[i + 1]!);
       if (entry) entries.push(entry);
     }
-    return entries;
+    return { sequence: toSequence(results[0]![1]), entries };
   }
 
   /** Runs a sync now, or once more after the one in flight (whose read may predate the request). */
@@ -106,48 +125,75 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     })();
   }
 
+  /** Out of sync until a reload: no contact is reported meanwhile, so the set goes stale if it fails. */
+  function resync(): void {
+    inSync = false;
+    epoch += 1;
+    awaiting = undefined;
+    requestSync();
+  }
+
+  /** Moves `applied` over every sequence received in order; reports the contact a heartbeat was waiting for. */
+  function advance(): void {
+    while (received.delete(applied + 1)) applied += 1;
+    for (const seq of received) if (seq <= applied) received.delete(seq);
+    if (inSync && awaiting && applied >= awaiting.seq) {
+      handlers?.onContact(awaiting.sentAt);
+      awaiting = undefined;
+    }
+  }
+
   function tick(): void {
     if (!inSync) {
-      // Retries a load that failed while both connections stayed up (no 'ready' will come to trigger it).
+      // Retries a load that failed while the connections stayed up (no 'ready' will come to trigger it).
       if (!syncing) requestSync();
       return;
     }
-    if (pinging) return; // a hung ping must not pile up more behind it
-    pinging = true;
+    if (checking) return; // a hung read must not pile up more behind it
+    checking = true;
     const sentAt = now();
-    const sentOn = connection;
-    subscriber.ping().then(
-      () => {
-        pinging = false;
-        // The reply proves contact as of when it was sent, not when it arrived.
-        if (!closed && inSync && sentOn === connection) handlers?.onContact(sentAt);
+    const sentIn = epoch;
+    command.get(keys.sequence).then(
+      (raw) => {
+        checking = false;
+        if (closed || !inSync || sentIn !== epoch) return;
+        const current = toSequence(raw);
+        if (current < applied) return resync(); // Redis lost its data; auth's rebuild restores it
+        if (awaiting && applied < awaiting.seq) return resync(); // a heartbeat period was enough: lost
+        if (applied >= current) {
+          // The reply proves contact as of when the read was sent, not when it arrived.
+          handlers?.onContact(sentAt);
+          return;
+        }
+        awaiting = { seq: current, sentAt };
       },
       (error: unknown) => {
-        pinging = false;
+        checking = false;
         onError(error);
       },
     );
   }
 
   function onMessage(from: string, raw: string): void {
-    if (from !== channel || closed || !handlers) return;
+    if (from !== keys.channel || closed || !handlers) return;
     const message = parseMessage(raw);
     if (!message) return;
-    if (message.type === 'entries') {
-      handlers.onEntries(message.entries);
-      if (inSync) handlers.onContact(now());
+    if (message.type === 'resync') {
+      // A rebuild may have restored entries we were never sent (a revoke whose Redis write failed).
+      resync();
       return;
     }
-    // A rebuild may have restored entries we were never sent (a revoke whose Redis write failed): no
-    // contact is reported until they are loaded, and the heartbeat retries the load if it fails.
-    inSync = false;
-    requestSync();
-  }
-
-  function onSubscriberClose(): void {
-    // Messages published while disconnected are lost: out of sync until resubscribed and reloaded.
-    inSync = false;
-    connection += 1;
+    // Entries apply at once, whatever their sequence says: they only ever add revocations.
+    handlers.onEntries(message.entries);
+    if (message.seq === undefined || message.seq <= applied) return;
+    if (inSync && message.seq > applied + 1) {
+      // Messages leave one node in order: a skipped sequence was lost on the way (a subscriber reconnect).
+      resync();
+      return;
+    }
+    received.add(message.seq);
+    advance();
+    if (inSync && applied >= message.seq) handlers.onContact(now());
   }
 
   return {
@@ -156,8 +202,9 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       if (closed) return Promise.reject(new Error('revocation source is closed'));
       handlers = h;
       subscriber.on('message', onMessage);
-      subscriber.on('close', onSubscriberClose);
-      subscriber.on('ready', requestSync);
+      // Not needed for correctness (the sequence finds every loss) but a reconnect is the likeliest moment
+      // to have missed something: reload at once rather than a heartbeat or two later.
+      subscriber.on('ready', resync);
       command.on('ready', requestSync);
       heartbeat = setInterval(tick, heartbeatMs).unref();
       const started = new Promise<void>((resolve, reject) => {
@@ -176,8 +223,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       closed = true;
       clearInterval(heartbeat);
       subscriber.off('message', onMessage);
-      subscriber.off('close', onSubscriberClose);
-      subscriber.off('ready', requestSync);
+      subscriber.off('ready', resync);
       command.off('ready', requestSync);
       if (firstSync) {
         clearTimeout(firstSync.timer);
@@ -187,8 +233,14 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       if (!handlers) return;
       // Awaited only when connected: queued behind a reconnect, it could hold close() for as long as Redis is
       // down. Queued, it still runs after ioredis's auto-resubscribe, so the channel ends up unsubscribed.
-      const unsubscribed = subscriber.unsubscribe(channel).catch(onError);
+      const unsubscribed = subscriber.unsubscribe(keys.channel).catch(onError);
       if (subscriber.status === 'ready') await unsubscribed;
     },
   };
+}
+
+/** The counter as stored: absent (never written, or flushed) is 0. */
+function toSequence(raw: unknown): number {
+  const value = Number(raw ?? 0);
+  return Number.isSafeInteger(value) && value > 0 ? value : 0;
 }

@@ -1,12 +1,29 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Cluster, Pipeline, Redis } from 'ioredis';
 import { assertRevocationEntries } from './entry.js';
 import { revocationKeys } from './keys.js';
 import { encodeMember } from './member.js';
 import { encodeEntriesMessage, encodeResyncMessage } from './message.js';
 import type { RevocationEntry, RevocationWriter } from './types.js';
 
-/** Entries per ZADD (and per published message): keeps each command and each MULTI short for Redis. */
+/** One Redis node (direct or found through Sentinel) or a Redis Cluster: the protocol works on each. */
+export type RedisClient = Redis | Cluster;
+
+/** Entries per ZADD (and per published message): keeps each command and each script short for Redis. */
 export const REVOCATION_WRITE_CHUNK = 1000;
+
+/**
+ * Adds the entries (ARGV[4..], score/member pairs) with GT, prunes what ended before ARGV[2], bumps the
+ * sequence and publishes ARGV[3] with that sequence spliced in as its first field, all at once. Both keys
+ * share a hash tag, so under Cluster the script runs on the node that owns them, and every message leaves
+ * from that one node in sequence order.
+ */
+const PUBLISH_SCRIPT = `
+if #ARGV > 3 then redis.call('ZADD', KEYS[1], 'GT', unpack(ARGV, 4)) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[3], 2))
+return seq
+`;
 
 export interface RedisRevocationWriterOptions {
   /** Inside the hash tag of the key and channel names; default `portcullis`. */
@@ -22,36 +39,35 @@ export interface RedisRevocationWriterOptions {
  * Needs Redis >= 6.2 (ZADD GT).
  */
 export function createRedisRevocationWriter(
-  redis: Redis,
+  redis: RedisClient,
   options: RedisRevocationWriterOptions = {},
 ): RevocationWriter {
   const keys = revocationKeys(options.keyPrefix);
   const now = options.now ?? Date.now;
 
   // GT: a member's score only ever grows, so a replayed or rebuilt entry never shortens a live one.
-  const addTo = (tx: ChainableCommander, chunk: readonly RevocationEntry[]): ChainableCommander =>
-    tx.zadd(keys.set, 'GT', ...chunk.flatMap((entry) => [entry.until, encodeMember(entry)]));
+  const pairs = (chunk: readonly RevocationEntry[]): (string | number)[] =>
+    chunk.flatMap((entry) => [entry.until, encodeMember(entry)]);
   // Exclusive bound: an entry is kept through its `until` millisecond, as in RevocationSet.
-  const prune = (tx: ChainableCommander): ChainableCommander => tx.zremrangebyscore(keys.set, '-inf', `(${now()}`);
+  const publish = (message: string, chunk: readonly RevocationEntry[] = []): Promise<unknown> =>
+    redis.eval(PUBLISH_SCRIPT, 2, keys.set, keys.sequence, keys.channel, `(${now()}`, message, ...pairs(chunk));
 
   return {
     async revoke(entries) {
       assertRevocationEntries(entries);
-      // Each chunk is one MULTI: its entries are stored, expired ones pruned and readers told, or none of it.
-      for (const chunk of chunks(entries)) {
-        const tx = prune(addTo(redis.multi(), chunk)).publish(keys.channel, encodeEntriesMessage(chunk));
-        throwOnError(await tx.exec());
-      }
+      // Each chunk is one script: its entries are stored, expired ones pruned and readers told, or none of it.
+      for (const chunk of chunks(entries)) await publish(encodeEntriesMessage(chunk), chunk);
     },
 
     async rebuild(entries) {
       assertRevocationEntries(entries);
       // A union, never a replace: another auth replica may have revoked something after our read of PostgreSQL.
       for (const chunk of chunks(entries)) {
-        throwOnError(await addTo(redis.pipeline(), chunk).exec());
+        const pipeline = redis.pipeline() as Pipeline;
+        throwOnError(await pipeline.zadd(keys.set, 'GT', ...pairs(chunk)).exec());
       }
       // Readers reload the snapshot on `resync`, so they pick up everything the chunks above restored.
-      throwOnError(await prune(redis.multi()).publish(keys.channel, encodeResyncMessage()).exec());
+      await publish(encodeResyncMessage());
     },
 
     async close() {
@@ -66,9 +82,9 @@ function* chunks<T>(items: readonly T[]): Generator<readonly T[]> {
   }
 }
 
-/** ioredis resolves a MULTI or pipeline with per-command errors instead of rejecting; a lost write must throw. */
+/** ioredis resolves a pipeline with per-command errors instead of rejecting; a lost write must throw. */
 function throwOnError(results: [Error | null, unknown][] | null): void {
-  if (results === null) throw new Error('revocation write aborted: transaction discarded by Redis');
+  if (results === null) throw new Error('revocation write aborted by Redis');
   for (const [error] of results) {
     if (error) throw error;
   }

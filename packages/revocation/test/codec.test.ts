@@ -4,8 +4,12 @@ import { HOUR, T0, sessionEntry, tokenEntry } from './helpers.js';
 
 describe('revocation keys', () => {
   it('share one hash tag, so the set sits in one Cluster slot', () => {
-    expect(revocationKeys()).toEqual({ set: '{portcullis}:revoked', channel: '{portcullis}:revocations' });
-    expect(revocationKeys('staging')).toEqual({ set: '{staging}:revoked', channel: '{staging}:revocations' });
+    expect(revocationKeys()).toEqual({
+      set: '{portcullis}:revoked',
+      sequence: '{portcullis}:seq',
+      channel: '{portcullis}:revocations',
+    });
+    expect(revocationKeys('staging')).toEqual({ set: '{staging}:revoked', sequence: '{staging}:seq', channel: '{staging}:revocations' });
   });
 
   it.each(['', 'a}b', '{a', 'a b'])('refuse the prefix %j', (prefix) => {
@@ -48,6 +52,13 @@ describe('channel messages', () => {
     const raw = encodeEntriesMessage([{ ...tokenEntry('pat-1'), secret: 'x' } as ReturnType<typeof tokenEntry>]);
     expect(JSON.parse(raw)).toEqual({ v: 1, type: 'entries', entries: [tokenEntry('pat-1')] });
     expect(parseMessage(raw)).toEqual({ v: 1, type: 'entries', entries: [tokenEntry('pat-1')] });
+  });
+
+  it('read the sequence the writer spliced in, and drop one that is not a positive integer', () => {
+    expect(parseMessage('{"seq":7,"v":1,"type":"resync"}')).toEqual({ v: 1, seq: 7, type: 'resync' });
+    for (const seq of ['0', '-1', '1.5', '"3"', '9007199254740993', 'null']) {
+      expect(parseMessage(`{"seq":${seq},"v":1,"type":"resync"}`)).toEqual({ v: 1, type: 'resync' });
+    }
   });
 
   const malformed = ['', 'not json', '1', 'null', '"s"', '{}', '{"v":2,"type":"resync"}', '{"v":1,"type":"other"}'];

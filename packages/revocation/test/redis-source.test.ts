@@ -12,7 +12,7 @@ import { HOUR, STALENESS_MS, T0, claims, manualClock, sessionEntry, tokenEntry }
 import { redisClients } from './redis-clients.js';
 
 const HEARTBEAT_MS = 50;
-const { set: SET, channel: CHANNEL } = revocationKeys();
+const { set: SET, sequence: SEQUENCE, channel: CHANNEL } = revocationKeys();
 
 describe('Redis revocation source', () => {
   let server: RedisServer;
@@ -21,7 +21,7 @@ describe('Redis revocation source', () => {
   let writer: RevocationWriter;
   const sets: RevocationSet[] = [];
 
-  function newSet(options: { startTimeoutMs?: number } = {}): RevocationSet {
+  function newSet(options: { startTimeoutMs?: number; heartbeatMs?: number } = {}): RevocationSet {
     const source = createRedisRevocationSource({
       ...clients.pair(),
       now: clock.now,
@@ -33,8 +33,8 @@ describe('Redis revocation source', () => {
     return set;
   }
 
-  async function started(): Promise<RevocationSet> {
-    const set = newSet();
+  async function started(options: { heartbeatMs?: number } = {}): Promise<RevocationSet> {
+    const set = newSet(options);
     await set.start();
     return set;
   }
@@ -83,7 +83,7 @@ describe('Redis revocation source', () => {
     const set = await started();
     clock.advance(STALENESS_MS + 1);
     expect(set.isFresh()).toBe(false);
-    // No message and no reload happens here: only a PING on the subscriber can bring contact up to date.
+    // No message and no reload happens here: only the heartbeat's read of the sequence brings contact up to date.
     await vi.waitFor(() => expect(set.isFresh()).toBe(true));
     expect(set.lastContactAt).toBe(T0 + STALENESS_MS + 1);
   });
@@ -97,6 +97,38 @@ describe('Redis revocation source', () => {
     await admin.client('KILL', 'TYPE', 'pubsub');
     await vi.waitFor(() => expect(set.isRevoked(claims('pat-missed'))).toBe(true));
     expect(set.isFresh()).toBe(true);
+  });
+
+  it('finds a change it was never sent by the sequence at the next heartbeats, and reloads', async () => {
+    const set = await started();
+    await writer.revoke([sessionEntry('jti-seen')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-seen'))).toBe(true));
+    // Stored and counted like a revoke whose message was lost: no connection dropped, nothing was published.
+    const admin = clients.connect();
+    await admin.multi().zadd(SET, T0 + HOUR, encodeMember(sessionEntry('jti-lost'))).incr(SEQUENCE).exec();
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-lost'))).toBe(true));
+    expect(set.isFresh()).toBe(true);
+  });
+
+  it('reloads at once when a message skips a sequence, without waiting for a heartbeat', async () => {
+    const set = await started({ heartbeatMs: HOUR }); // no heartbeat runs during this test
+    const admin = clients.connect();
+    await admin.multi().zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-lost'))).incr(SEQUENCE).exec();
+    await writer.revoke([sessionEntry('jti-next')]); // published as sequence 2; this reader applied 0
+    await vi.waitFor(() => expect(set.isRevoked(claims('pat-lost'))).toBe(true));
+    expect(set.isRevoked(claims(undefined, T0, 'jti-next'))).toBe(true);
+  });
+
+  it('reloads when the sequence falls behind what it applied (FLUSHALL or a Redis restart)', async () => {
+    const set = await started();
+    await writer.revoke([sessionEntry('jti-1')]);
+    await writer.revoke([sessionEntry('jti-2')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-2'))).toBe(true));
+    await server.flushAll();
+    // What a rebuild restores, before its resync message: the sequence now reads 0, behind the 2 applied.
+    await clients.connect().zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-restored')));
+    await vi.waitFor(() => expect(set.isRevoked(claims('pat-restored'))).toBe(true));
+    expect(set.isRevoked(claims(undefined, T0, 'jti-1'))).toBe(true); // memory never forgets
   });
 
   it('reloads the snapshot on a resync message', async () => {

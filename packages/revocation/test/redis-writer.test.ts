@@ -5,7 +5,7 @@ import { startRedis, type RedisServer } from '../../../test/support/redis.js';
 import { HOUR, T0, manualClock, sessionEntry, tokenEntry } from './helpers.js';
 import { redisClients } from './redis-clients.js';
 
-const { set: SET, channel: CHANNEL } = revocationKeys();
+const { set: SET, sequence: SEQUENCE, channel: CHANNEL } = revocationKeys();
 
 describe('Redis revocation writer', () => {
   let server: RedisServer;
@@ -38,6 +38,7 @@ describe('Redis revocation writer', () => {
     expect(members).toEqual([`t:pat-1:${T0 - 5}`, String(T0 + HOUR), 's:jti-1', String(T0 + 2 * HOUR)]);
     await vi.waitFor(() => expect(published).toHaveLength(1));
     expect(JSON.parse(published[0]!)).toEqual({
+      seq: 1,
       v: 1,
       type: 'entries',
       entries: [tokenEntry('pat-1', T0 - 5), sessionEntry('jti-1', T0 + 2 * HOUR)],
@@ -55,7 +56,16 @@ describe('Redis revocation writer', () => {
     const entries = Array.from({ length: count }, (_, i) => sessionEntry(`jti-${i}`));
     await writer.rebuild(entries);
     expect(await clients.connect().zcard(SET)).toBe(count);
-    await vi.waitFor(() => expect(published).toEqual(['{"v":1,"type":"resync"}']));
+    await vi.waitFor(() => expect(published).toEqual(['{"seq":1,"v":1,"type":"resync"}']));
+  });
+
+  it('numbers every published change from one counter, so readers can find a lost one', async () => {
+    await writer.revoke([sessionEntry('jti-1')]);
+    await writer.rebuild([sessionEntry('jti-2')]);
+    await writer.revoke(Array.from({ length: REVOCATION_WRITE_CHUNK + 1 }, (_, i) => sessionEntry(`jti-bulk-${i}`)));
+    await vi.waitFor(() => expect(published).toHaveLength(4));
+    expect(published.map((raw) => (JSON.parse(raw) as { seq: number }).seq)).toEqual([1, 2, 3, 4]);
+    expect(await clients.connect().get(SEQUENCE)).toBe('4');
   });
 
   it('publishes a large revoke in chunks, each with its own entries', async () => {
