@@ -74,13 +74,14 @@ async function waitForPing(port: number, child: ChildProcess, output: () => stri
   }
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `extraArgs` go after the defaults, e.g. `['--cluster-enabled', 'yes']`. */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   let child: ChildProcess | undefined;
 
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  args.push('--dir', dir, '--loglevel', 'warning');
+  args.push('--dir', dir, '--loglevel', 'warning', ...extraArgs);
 
   async function start(): Promise<void> {
     if (child) throw new Error('redis-server is already running');
@@ -129,6 +130,60 @@ export async function startRedis(): Promise<RedisServer> {
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface RedisCluster {
+  readonly nodes: readonly RedisServer[];
+  /** `host:port,host:port,...`, as REDIS_CLUSTER_NODES takes it. */
+  readonly addresses: string;
+  /** FLUSHALL on every node: the whole cluster loses its data, as after a restart without persistence. */
+  flushAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `size` primaries (no replicas) on free ports, its 16384 slots spread by
+ * `redis-cli --cluster create`; resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+  const nodes = await Promise.all(
+    Array.from({ length: size }, () =>
+      startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']),
+    ),
+  );
+  const close = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.close()));
+  };
+  try {
+    const cli = existsSync('/usr/bin/redis-cli') ? '/usr/bin/redis-cli' : 'redis-cli';
+    const members = nodes.map((node) => `127.0.0.1:${node.port}`);
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(cli, ['--cluster', 'create', ...members, '--cluster-replicas', '0', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create failed (${code}): ${output}`))));
+    });
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (const node of nodes) {
+      while (!(await command(node.port, 'CLUSTER INFO').catch(() => '')).includes('cluster_state:ok')) {
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reported cluster_state:ok`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    nodes,
+    addresses: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+    async flushAll() {
+      await Promise.all(nodes.map((node) => node.flushAll()));
+    },
+    close,
   };
 }
 

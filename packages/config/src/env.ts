@@ -49,26 +49,53 @@ export function parseHostPorts(text: string): { host: string; port: number }[] |
   return list;
 }
 
+const hostPortList = z
+  .string()
+  .transform((text, ctx) => {
+    const list = parseHostPorts(text);
+    if (!list) {
+      ctx.addIssue({ code: 'custom', message: 'expected host:port[,host:port...]' });
+      return z.NEVER;
+    }
+    return list;
+  })
+  .optional();
+
 /**
- * Where Redis is, the same four variables for every service: `REDIS_URL` (one node, or the primary's
- * credentials and database when Sentinel is used), or `REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`.
+ * Where Redis is, the same variables for every service: `REDIS_URL` (one node; with Sentinel or Cluster,
+ * the data nodes' credentials), `REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`, or `REDIS_CLUSTER_NODES`.
+ * Add `redisTopologyCheck` to the service's schema to refuse contradictory combinations.
  */
 export const redisEnv = {
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'expected a redis:// or rediss:// URL' }).optional(),
-  REDIS_SENTINELS: z
-    .string()
-    .transform((text, ctx) => {
-      const list = parseHostPorts(text);
-      if (!list) {
-        ctx.addIssue({ code: 'custom', message: 'expected host:port[,host:port...]' });
-        return z.NEVER;
-      }
-      return list;
-    })
-    .optional(),
+  REDIS_SENTINELS: hostPortList,
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  REDIS_CLUSTER_NODES: hostPortList,
 };
+
+type RedisEnv = z.output<z.ZodObject<typeof redisEnv>>;
+
+/** A `superRefine` for a schema that spreads `redisEnv`: Sentinel and Cluster exclude each other. */
+export function redisTopologyCheck(value: Pick<RedisEnv, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES'>, ctx: z.RefinementCtx): void {
+  if (value.REDIS_SENTINELS && value.REDIS_CLUSTER_NODES) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both' });
+  }
+  if (value.REDIS_CLUSTER_NODES && value.REDIS_URL && new URL(value.REDIS_URL).pathname.length > 1) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'a Redis Cluster has only database 0: drop the /database from the URL' });
+  }
+}
+
+/** The parsed variables as the revocation package's `RedisTarget`. */
+export function redisTarget(value: RedisEnv) {
+  return {
+    url: value.REDIS_URL,
+    sentinels: value.REDIS_SENTINELS,
+    sentinelName: value.REDIS_SENTINEL_NAME,
+    sentinelPassword: value.REDIS_SENTINEL_PASSWORD,
+    clusterNodes: value.REDIS_CLUSTER_NODES,
+  };
+}
 
 /** Field helpers that keep the services' schemas short and their error messages uniform. */
 export const env = {

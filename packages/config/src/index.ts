@@ -1,2 +1,2 @@
 export { formatDuration, parseDuration } from './duration.js';
-export { ConfigError, env, parseEnv, parseHostPorts, redisEnv } from './env.js';
+export { ConfigError, env, parseEnv, parseHostPorts, redisEnv, redisTarget, redisTopologyCheck } from './env.js';

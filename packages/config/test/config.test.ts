@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, formatDuration, parseDuration, parseEnv, redisEnv } from '../src/index.js';
+import { ConfigError, env, formatDuration, parseDuration, parseEnv, redisEnv, redisTarget, redisTopologyCheck } from '../src/index.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -70,6 +70,30 @@ describe('redisEnv', () => {
 
   it.each(['a.example', 'a:0', 'a:70000', 'http://a:1', ','])('rejects REDIS_SENTINELS=%j', (value) => {
     expect(() => parseEnv('test', schema, { REDIS_SENTINELS: value })).toThrow(/REDIS_SENTINELS/);
+  });
+
+  it('reads a cluster node list, and maps everything to the revocation package\'s target', () => {
+    const parsed = parseEnv('test', schema, { REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', REDIS_URL: 'redis://:secret@ignored:1' });
+    expect(redisTarget(parsed)).toEqual({
+      url: 'redis://:secret@ignored:1',
+      sentinels: undefined,
+      sentinelName: 'mymaster',
+      sentinelPassword: undefined,
+      clusterNodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+    });
+    expect(() => parseEnv('test', schema, { REDIS_CLUSTER_NODES: 'r1' })).toThrow(/REDIS_CLUSTER_NODES: expected host:port/);
+  });
+
+  it('refuses Sentinel and Cluster together, and a database number on a Cluster', () => {
+    const checked = z.object(redisEnv).superRefine(redisTopologyCheck);
+    expect(() => parseEnv('test', checked, { REDIS_SENTINELS: 's:26379', REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow(
+      /REDIS_CLUSTER_NODES: set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both/,
+    );
+    expect(() => parseEnv('test', checked, { REDIS_URL: 'redis://h/2', REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow(/REDIS_URL: a Redis Cluster has only database 0/);
+    expect(parseEnv('test', checked, { REDIS_URL: 'redis://h/2', REDIS_SENTINELS: 's:26379' }).REDIS_URL).toBe('redis://h/2');
   });
 
   it('accepts only redis:// and rediss:// URLs', () => {

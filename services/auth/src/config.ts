@@ -1,4 +1,4 @@
-import { env, parseEnv, redisEnv } from '@portcullis/config';
+import { env, parseEnv, redisEnv, redisTopologyCheck } from '@portcullis/config';
 import { isValidPatPrefix } from '@portcullis/token';
 import { z } from 'zod';
 import { DEFAULT_BCRYPT_COST } from './domain/passwords.js';
@@ -33,7 +33,7 @@ export const AuthConfigSchema = z.object({
   TRUST_PROXY: z.string().default('loopback'),
   SHUTDOWN_TIMEOUT: env.duration('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+}).superRefine(redisTopologyCheck);
 
 export type AuthConfig = z.output<typeof AuthConfigSchema>;
 

@@ -1,7 +1,14 @@
-import type { Redis } from 'ioredis';
+import { redisTarget } from '@portcullis/config';
 import type { Logger } from 'pino';
 import type { Server } from 'node:http';
-import { MemoryRevocationBus, createRedisClient, createRedisRevocationWriter, type RevocationWriter } from '@portcullis/revocation';
+import {
+  MemoryRevocationBus,
+  createRedisClient,
+  createRedisRevocationWriter,
+  hasRedis,
+  type RedisClient,
+  type RevocationWriter,
+} from '@portcullis/revocation';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createApp } from './app.js';
 import type { AuthConfig } from './config.js';
@@ -37,15 +44,11 @@ export async function startAuth(
   await migrate(db);
   const store = createStore(db);
 
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let writer: RevocationWriter;
-  if (config.REDIS_URL || config.REDIS_SENTINELS) {
-    redis = createRedisClient({
-      url: config.REDIS_URL,
-      sentinels: config.REDIS_SENTINELS,
-      sentinelName: config.REDIS_SENTINEL_NAME,
-      sentinelPassword: config.REDIS_SENTINEL_PASSWORD,
-    });
+  const target = redisTarget(config);
+  if (hasRedis(target)) {
+    redis = createRedisClient(target);
     redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection problem'));
     writer = createRedisRevocationWriter(redis);
   } else {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, env, parseEnv, redisEnv } from '@portcullis/config';
+import { ConfigError, env, parseEnv, redisEnv, redisTarget, redisTopologyCheck } from '@portcullis/config';
 import { DEFAULT_PAT_PREFIX, isValidPatPrefix } from '@portcullis/token';
 import type { RedisTarget } from '@portcullis/revocation';
 import { z } from 'zod';
@@ -126,7 +126,7 @@ export const GatewayConfigSchema = z.object({
   SHUTDOWN_GRACE: env.duration(DEFAULT_SHUTDOWN_GRACE),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ACCESS_LOG: env.bool(true),
-});
+}).superRefine(redisTopologyCheck);
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
 
@@ -188,12 +188,7 @@ export function loadGatewayConfig(
     clockToleranceSec: Math.floor(parsed.JWT_CLOCK_TOLERANCE / 1000),
     jwksMinRefetchIntervalMs: parsed.JWKS_MIN_REFETCH_INTERVAL,
     jwksRefreshIntervalMs: parsed.JWKS_REFRESH_INTERVAL,
-    redis: {
-      url: parsed.REDIS_URL,
-      sentinels: parsed.REDIS_SENTINELS,
-      sentinelName: parsed.REDIS_SENTINEL_NAME,
-      sentinelPassword: parsed.REDIS_SENTINEL_PASSWORD,
-    },
+    redis: redisTarget(parsed),
     revocationStalenessMs: parsed.REVOCATION_STALENESS,
     revocationFailOpen: parsed.REVOCATION_FAIL_OPEN,
     patPrefix: parsed.PAT_PREFIX,

@@ -1,4 +1,4 @@
-import { ConfigError } from '@portcullis/config';
+import { ConfigError, redisTarget } from '@portcullis/config';
 import { loadAuthConfig, startAuth, createLogger } from '@portcullis/auth';
 import { createGatewayLogger, loadGatewayConfig, startGateway } from '@portcullis/gateway';
 import { MemoryRevocationBus, type RevocationSource, connectRevocationSource, hasRedis } from '@portcullis/revocation';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   }
 
   const echo = env.UPSTREAM_URL || env.ROUTES_FILE ? undefined : await listenEcho();
-  const bus = env.REDIS_URL || env.REDIS_SENTINELS ? undefined : new MemoryRevocationBus();
+  const bus = hasRedis(redisTarget(authConfig)) ? undefined : new MemoryRevocationBus();
   const authLog = createLogger(authConfig.LOG_LEVEL, 'auth');
   const auth = await startAuth(authConfig, {
     log: authLog,
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       `  auth:     ${auth.url}   (also reachable through the gateway)`,
       `  upstream: ${echo ? `${echo.url}   (built-in echo service)` : (env.UPSTREAM_URL ?? 'from ROUTES_FILE')}`,
       `  store:    ${authConfig.DATABASE_URL ? 'PostgreSQL at DATABASE_URL' : `PGlite in ${authConfig.DATA_DIR}`}`,
-      `  revocations: ${bus ? 'in-process bus' : env.REDIS_SENTINELS ? 'Redis through REDIS_SENTINELS' : 'Redis at REDIS_URL'}`,
+      `  revocations: ${bus ? 'in-process bus' : describeRedis(authConfig)}`,
       '',
     ].join('\n'),
   );
@@ -92,3 +92,8 @@ main().catch((error: unknown) => {
   process.stderr.write(`portcullis failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });
+
+function describeRedis(config: { REDIS_SENTINELS?: unknown; REDIS_CLUSTER_NODES?: unknown }): string {
+  if (config.REDIS_CLUSTER_NODES) return 'Redis Cluster through REDIS_CLUSTER_NODES';
+  return config.REDIS_SENTINELS ? 'Redis through REDIS_SENTINELS' : 'Redis at REDIS_URL';
+}
