@@ -132,7 +132,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     if (!entry.spec.forwardAuthorization) delete headers.authorization;
     // A PAT never leaves the gateway: upstreams get the session token, always in the Bearer form.
     else if (credential.kind === 'pat' || credential.via === 'pat-header' || !headers.authorization?.startsWith('Bearer ')) {
-      headers.authorization = `Bearer ${outcome.token}`;
+      headers.authorization = `Bearer ${credential.kind === 'jwt' ? credential.value : outcome.token}`;
     }
     return entry;
   }

@@ -10,8 +10,12 @@ import type { RevocableClaims } from '@portcullis/revocation';
  * break this compile rather than silently skip a check.
  */
 export interface Identity extends RevocableClaims {
-  /** The session JWT itself: forwarded in place of a PAT so upstreams can verify it against the JWKS. */
-  readonly token: string;
+  /**
+   * The session JWT, kept only for sessions the gateway got by exchanging a PAT: it forwards them in place
+   * of the PAT. A token the client sent is in its request; keeping a copy per cached token would double
+   * the cache's memory.
+   */
+  readonly token: string | undefined;
   readonly sub: string;
   readonly org: string;
   /** The PAT id the session was minted from; absent for password logins. */
@@ -34,23 +38,58 @@ export interface Identity extends RevocableClaims {
 // Identity values become upstream header values: refuse anything Node would reject or an upstream misread.
 const HEADER_VALUE_RE = /^[\x20-\x7e]*$/;
 
-/** Builds the identity for verified claims, or undefined when a claim cannot travel in a header. */
-export function identityFrom(token: string, claims: SessionClaims, clockToleranceSec: number): Identity | undefined {
+/** A scope string parsed once, shared by every identity that carries the same one. */
+interface ParsedScope {
+  readonly scope: string;
+  readonly allScopes: boolean;
+  readonly scopes: ReadonlySet<string>;
+}
+
+/**
+ * Most cached sessions share a handful of scope strings (and subjects and organizations): sharing one
+ * parsed copy of each keeps a cached token's footprint close to the token itself. Bounded, so a stream of
+ * distinct values cannot grow it without limit; past the bound, values are simply not shared.
+ */
+const MAX_SHARED = 10_000;
+const sharedScopes = new Map<string, ParsedScope>();
+const sharedStrings = new Map<string, string>();
+
+function parsedScope(scope: string): ParsedScope {
+  const known = sharedScopes.get(scope);
+  if (known) return known;
+  const scopes = new Set(scopeList(scope));
+  const parsed = { scope, allScopes: scopes.has('*'), scopes };
+  if (sharedScopes.size < MAX_SHARED) sharedScopes.set(scope, parsed);
+  return parsed;
+}
+
+function shared(value: string): string {
+  const known = sharedStrings.get(value);
+  if (known !== undefined) return known;
+  if (sharedStrings.size < MAX_SHARED) sharedStrings.set(value, value);
+  return value;
+}
+
+/**
+ * Builds the identity for verified claims, or undefined when a claim cannot travel in a header. `token`:
+ * the session to keep for forwarding (a PAT's session), else undefined.
+ */
+export function identityFrom(token: string | undefined, claims: SessionClaims, clockToleranceSec: number): Identity | undefined {
   const values = [claims.sub, claims.org, claims.scope, claims.tid ?? ''];
   if (!values.every((v) => HEADER_VALUE_RE.test(v))) return undefined;
-  const scopes = new Set(scopeList(claims.scope));
+  const { scope, allScopes, scopes } = parsedScope(claims.scope);
   return {
     token,
-    sub: claims.sub,
-    org: claims.org,
+    sub: shared(claims.sub),
+    org: shared(claims.org),
     tid: claims.tid,
-    app: claims.app,
+    app: claims.app === undefined ? undefined : shared(claims.app),
     jti: claims.jti,
     iat: claims.iat,
     role: claims.role,
     expiresAtMs: (claims.exp + clockToleranceSec) * 1000,
-    scope: claims.scope,
-    allScopes: scopes.has('*'),
+    scope,
+    allScopes,
     scopes,
   };
 }
