@@ -22,6 +22,8 @@ export interface BenchOptions {
   loadgen: 'auto' | 'wrk' | 'autocannon';
   /** Extra environment for every Portcullis gateway the bench starts (experiments: `ACCESS_LOG=false`). */
   gatewayEnv: Record<string, string>;
+  /** How auth and the gateways run: `dist` (compiled by `npm run build`, as the Docker image runs them) or `source` (tsx, as `npm start`). */
+  from: 'dist' | 'source';
   sections: Section[];
   resultsDir: string;
 }
@@ -42,6 +44,8 @@ const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> 
   --bcrypt-cost=N          auth's BCRYPT_COST (default: $BCRYPT_COST, else 10)
   --loadgen=auto|wrk|autocannon   gateway-section load generator (default auto: wrk when installed)
   --gateway-env=K=V,K=V    extra environment for every gateway started (e.g. ACCESS_LOG=false); shown in the report
+ --from=dist|source       run auth and the gateways compiled (default; the bench runs npm run build first, as
+                           the Docker image runs them) or from source under tsx (as npm start)
   --only=a,b               sections to run: gateway, exchange, revocation, memory (default all)
   --results=DIR            where the reports go (default bench/results)
 `;
@@ -84,6 +88,8 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     if (match) gatewayEnv[match[1]!] = match[2]!.trim();
     else problems.push(`--gateway-env: expected NAME=value, got ${pair}`);
   }
+  const from = raw('from') ?? 'dist';
+  if (from !== 'dist' && from !== 'source') problems.push(`--from must be dist or source, got ${from}`);
   const only = raw('only');
   const sections = only === undefined ? [...SECTIONS] : only.split(',').map((s) => s.trim());
   for (const s of sections) if (!(SECTIONS as readonly string[]).includes(s)) problems.push(`--only: unknown section ${s}`);
@@ -100,6 +106,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     bcryptCost: Math.round(number('bcrypt-cost', Number(env.BCRYPT_COST ?? 10), 4)),
     loadgen: loadgen as BenchOptions['loadgen'],
     gatewayEnv,
+    from: from as BenchOptions['from'],
     sections: sections as Section[],
     resultsDir: raw('results') ?? 'bench/results',
   };

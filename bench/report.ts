@@ -90,6 +90,9 @@ function header(report: BenchReport): string[] {
     `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}; 1-min load ${m.loadStart.toFixed(2)} at start, ${m.loadEnd?.toFixed(2) ?? '?'} at end`,
     `${o.quick ? 'QUICK mode (smoke test, not figures)' : 'full mode'}: ${o.rounds} interleaved rounds x ${o.durationSec} s, warm-up ${o.warmupSec} s, ` +
       `${o.connections} connections, loopback; gateway load generator ${report.loadTool}; exchange load generator autocannon`,
+    o.from === 'dist'
+      ? 'auth and gateways run compiled (node services/*/dist/main.js, built by npm run build first), as the Docker image runs them'
+      : 'auth and gateways run from source under tsx (--from=source), as npm start runs them',
     ...(Object.keys(o.gatewayEnv).length > 0
       ? [`gateways started with ${Object.entries(o.gatewayEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (not the defaults)`]
       : []),
@@ -154,7 +157,7 @@ export function renderText(report: BenchReport): string {
     `  ${num(m.tokens)} distinct verified tokens + ${num(m.revocationEntries)} revocation entries (bench-served JWKS, see report)`,
     `  idle ${mb(m.idleBytes)} MB, warm ${mb(m.warmBytes)} MB, after revocations ${mb(m.afterRevocationsBytes)} MB, ` +
       `after tokens ${mb(m.afterTokensBytes)} MB, ${SETTLE_MS / 1000} s later ${mb(m.settledBytes)} MB, peak ${mb(m.peakBytes)} MB`,
-    `  (the gateway runs under tsx: an idle node process is ${mb(m.idleNodeBytes)} MB, ${mb(m.idleNodeTsxBytes)} MB with --import tsx)`,
+    `  (the gateway runs ${m.compiled ? 'compiled, from dist/' : 'under tsx'}: an idle node process is ${mb(m.idleNodeBytes)} MB, ${mb(m.idleNodeTsxBytes)} MB with --import tsx)`,
   ]);
 
   out.push('Targets');

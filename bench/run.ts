@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ROOT } from './children.js';
@@ -57,7 +58,11 @@ async function section<T>(name: Section, run: () => Promise<T>): Promise<Outcome
 
 try {
   log('starting redis-server, auth (PGlite in a temp folder) and the upstream');
-  const stack = await startStack(cleanup, options.bcryptCost, options.gatewayEnv);
+  if (options.from === 'dist') {
+    log('building dist/ (npm run build): auth and the gateways run compiled, as in the Docker image');
+    execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  const stack = await startStack(cleanup, { bcryptCost: options.bcryptCost, gatewayEnv: options.gatewayEnv, compiled: options.from === 'dist' });
   report.gateway = await section('gateway', () => benchGateway(stack, options, tool, log));
   report.exchange = await section('exchange', () => benchExchange(stack, options, log));
   report.revocation = await section('revocation', () => benchRevocation(stack, options, log));

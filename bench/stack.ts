@@ -25,6 +25,8 @@ export interface Pat {
 export interface Stack {
   /** Extra environment given to every gateway (from --gateway-env). */
   gatewayEnv: Record<string, string>;
+  /** Auth and the gateways run from `dist/`, not from source under tsx. */
+  compiled: boolean;
   redis: RedisServer;
   auth: ServiceProcess;
   upstream: BenchProcess;
@@ -54,8 +56,8 @@ export function writeRoutesFile(cleanup: Cleanup, upstreamUrl: string): string {
 }
 
 /** A real gateway (`services/gateway/src/main.ts`) with the bench's route table, ready to serve. */
-export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>): Promise<ServiceProcess> {
-  const gateway = await spawnService('gateway', { ...CHILD_ENV, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env });
+export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean): Promise<ServiceProcess> {
+  const gateway = await spawnService('gateway', { ...CHILD_ENV, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env }, { compiled });
   cleanup.defer(`gateway ${gateway.child.pid}`, () => stopService(gateway));
   quietService(gateway);
   const agent = keepAlive();
@@ -64,7 +66,12 @@ export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, 
   return gateway;
 }
 
-export async function startStack(cleanup: Cleanup, bcryptCost: number, gatewayEnv: Record<string, string> = {}): Promise<Stack> {
+/** `compiled`: auth and every gateway run from `dist/` (built beforehand), as in the Docker image. */
+export async function startStack(
+  cleanup: Cleanup,
+  options: { bcryptCost: number; gatewayEnv?: Record<string, string>; compiled: boolean },
+): Promise<Stack> {
+  const { bcryptCost, gatewayEnv = {}, compiled } = options;
   const redis = await startRedis();
   cleanup.defer('redis', () => redis.close());
   const data = tempDataDir();
@@ -83,7 +90,7 @@ export async function startStack(cleanup: Cleanup, bcryptCost: number, gatewayEn
     JWT_ISSUER: ISSUER,
     BCRYPT_COST: String(bcryptCost),
     LOG_LEVEL: 'info',
-  });
+  }, { compiled });
   cleanup.defer('auth', () => stopService(auth));
   const authLog = quietService(auth);
 
@@ -120,6 +127,8 @@ export async function startStack(cleanup: Cleanup, bcryptCost: number, gatewayEn
       const res = await call(agent, `${auth.url}/api/v1/api_tokens/${id}`, { method: 'PATCH', headers: json, body: JSON.stringify({ enabled: false }) });
       if (res.status !== 200) throw new Error(`PATCH /api/v1/api_tokens/${id} answered ${res.status}: ${res.body}`);
     },
-    startGateway: (env = {}) => startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }),
+    compiled,
+    startGateway: (env = {}) =>
+      startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }, compiled),
   };
 }

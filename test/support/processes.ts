@@ -23,10 +23,18 @@ export interface ServiceProcess {
 
 /**
  * Starts a service's real `main.ts` in its own Node process (as `npm start` runs it: tsx, source
- * condition) and resolves once it logs that it listens, with the URL it bound.
+ * condition; or, `compiled`, as the Docker image does: `node services/<name>/dist/main.js` after
+ * `npm run build`) and resolves once it logs that it listens, with the URL it bound.
  */
-export function spawnService(service: 'auth' | 'gateway', env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, `services/${service}/src/main.ts`)], {
+export function spawnService(
+  service: 'auth' | 'gateway',
+  env: Record<string, string>,
+  options: { compiled?: boolean } = {},
+): Promise<ServiceProcess> {
+  const argv = options.compiled
+    ? [join(ROOT, `services/${service}/dist/main.js`)]
+    : ['--conditions=source', '--import', 'tsx', join(ROOT, `services/${service}/src/main.ts`)];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
