@@ -66,11 +66,15 @@ export async function startGateway(config: GatewayConfig, deps: StartGatewayDeps
     revocation = deps.revocation;
   }
 
+  // An access line is assembled field by field from values that are never credentials (request id, method,
+  // route prefix, status, duration, token id, subject: see AccessLine), so it skips the redaction pass,
+  // which cost about 7% of the gateway's CPU under load. Every other line keeps it.
+  const accessLog = logger.child({}, { redact: [] });
   const metrics = new GatewayMetrics({
     revocation: ownedSet,
     now,
     identity: config.identityHeaders,
-    ...(config.accessLog ? { log: (line) => logger.info(line, 'request') } : {}),
+    ...(config.accessLog ? { log: (line) => accessLog.info(line, 'request') } : {}),
   });
   const jwks = new JwksCache({
     url: config.jwksUrl,
