@@ -52,6 +52,9 @@ export async function benchGateway(stack: Stack, options: BenchOptions, tool: Lo
   }
 }
 
+/** Gateway processes of the cluster-mode candidate: one per core here. */
+const WORKERS = 2;
+
 async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void, cleanup: Cleanup): Promise<GatewayResult> {
   const env = { UPSTREAM_URL: stack.upstream.url };
   const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', env);
@@ -60,6 +63,9 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   cleanup.defer('express proxy', () => express.stop());
   const gateway = await stack.startGateway();
   cleanup.defer('gateway', () => stopService(gateway));
+  // Not a target candidate (two processes against one): what GATEWAY_WORKERS buys on this machine.
+  const workers = await stack.startGateway({ GATEWAY_WORKERS: String(WORKERS) });
+  cleanup.defer('gateway workers', () => stopService(workers));
 
   const token = await stack.exchange((await stack.createPat()).key);
   const foreign = await stack.exchange((await stack.createPat(['bench:other'])).key);
@@ -68,6 +74,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     { name: BARE, label: 'bare node:http keep-alive proxy', url: bare.url },
     { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', url: express.url },
     { name: 'portcullis', label: 'Portcullis gateway, every check on', url: gateway.url },
+    { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, url: workers.url },
   ];
   const headers = { Authorization: `Bearer ${token}` };
   const checks = await verify(candidates, headers, foreign);

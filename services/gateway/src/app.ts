@@ -36,6 +36,8 @@ export interface GatewayAppDeps {
   agents: UpstreamAgents;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** See OwnEndpointsDeps.metricsText. */
+  metricsText?: () => Promise<string>;
 }
 
 export interface GatewayApp {
@@ -74,6 +76,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     revocationFailOpen: config.revocationFailOpen,
     logger,
     metrics,
+    ...(deps.metricsText ? { metricsText: deps.metricsText } : {}),
   });
 
   function reject(failure: AuthFailure, requestId: string, scope?: string): ErrorResponse {

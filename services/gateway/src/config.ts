@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ConfigError, env, parseEnv, redisEnv, redisTarget, redisTopologyCheck } from '@portcullis/config';
 import { DEFAULT_PAT_PREFIX, isValidPatPrefix } from '@portcullis/token';
-import type { RedisTarget } from '@portcullis/revocation';
+import { type RedisTarget, hasRedis } from '@portcullis/revocation';
 import { z } from 'zod';
 import { parseRouteTable, type RouteSpec, upstreamUrlField } from './route-table.js';
 import { assembleRoutes } from './routes.js';
@@ -67,6 +68,8 @@ export interface GatewayConfig {
   logLevel: string;
   /** One JSON line per request (request id, route, status, latency, token id, subject); about 5 µs each. */
   accessLog: boolean;
+  /** Gateway processes sharing the port (node:cluster); 1 = this process serves alone. */
+  workers: number;
 }
 
 // RFC 9110 token: what a header name may contain.
@@ -126,6 +129,9 @@ export const GatewayConfigSchema = z.object({
   SHUTDOWN_GRACE: env.duration(DEFAULT_SHUTDOWN_GRACE),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ACCESS_LOG: env.bool(true),
+  GATEWAY_WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)], { message: 'expected a number of processes (1-256) or auto' })
+    .default(1),
 }).superRefine(redisTopologyCheck);
 
 type RawEnv = Readonly<Record<string, string | undefined>>;
@@ -172,6 +178,10 @@ export function loadGatewayConfig(
       problems.push('IDENTITY_HEADER_*, PAT_HEADER: every header name must be different');
     }
   }
+  const workers = parsed?.GATEWAY_WORKERS === 'auto' ? availableParallelism() : (parsed?.GATEWAY_WORKERS ?? 1);
+  if (parsed && workers > 1 && !hasRedis(redisTarget(parsed))) {
+    problems.push('GATEWAY_WORKERS: more than one process needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES) to share revocations');
+  }
   if (problems.length > 0 || !parsed) throw new ConfigError('gateway', problems);
 
   const authUrl = parsed.AUTH_URL.replace(/\/+$/, '');
@@ -208,5 +218,6 @@ export function loadGatewayConfig(
     shutdownGraceMs: parsed.SHUTDOWN_GRACE,
     logLevel: parsed.LOG_LEVEL,
     accessLog: parsed.ACCESS_LOG,
+    workers,
   };
 }

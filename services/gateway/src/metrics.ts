@@ -112,6 +112,8 @@ export class GatewayMetrics {
       name: 'portcullis_gateway_revocation_entries',
       help: 'Entries in the in-memory revocation set.',
       registers,
+      aggregator: 'max', // GATEWAY_WORKERS: each worker holds the whole set
+
       collect() {
         this.set(revocation?.size ?? 0);
       },
@@ -120,6 +122,8 @@ export class GatewayMetrics {
       name: 'portcullis_gateway_revocation_sync_age_seconds',
       help: 'Seconds since the revocation set last heard from Redis (or the in-process bus); -1 before the first contact.',
       registers,
+      aggregator: 'max', // GATEWAY_WORKERS: the stalest worker
+
       collect() {
         const last = revocation?.lastContactAt;
         this.set(last === undefined ? -1 : (now() - last) / 1000);

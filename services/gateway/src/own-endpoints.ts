@@ -19,6 +19,8 @@ export interface OwnEndpointsDeps {
   revocationFailOpen: boolean;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** What `/metrics` serves; default this process's registry (a cluster worker asks the primary for the sum). */
+  metricsText?: () => Promise<string>;
 }
 
 function requestIdOf(req: Request): string {
@@ -57,9 +59,11 @@ export function createOwnEndpoints(deps: OwnEndpointsDeps): (req: IncomingMessag
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', jwks, revocation });
   });
 
+  const metricsText = deps.metricsText ?? (() => deps.metrics.registry.metrics());
   app.get('/metrics', async (_req, res) => {
+    const text = await metricsText();
     res.setHeader('content-type', deps.metrics.registry.contentType);
-    res.send(await deps.metrics.registry.metrics());
+    res.send(text);
   });
 
   app.get('/openapi.json', (_req, res) => {

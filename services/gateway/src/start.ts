@@ -9,6 +9,7 @@ import { type GatewayApp, createApp } from './app.js';
 import { Authenticator, type RevocationCheck } from './authenticate.js';
 import type { GatewayConfig } from './config.js';
 import { JwksCache } from './jwks.js';
+import { clusterMetrics } from './cluster.js';
 import { GatewayMetrics } from './metrics.js';
 import { PatExchanger } from './pat-exchange.js';
 import { UpstreamAgents } from './upstream-agents.js';
@@ -20,6 +21,8 @@ interface CommonDeps {
   fetch?: typeof globalThis.fetch;
   /** Epoch milliseconds; default Date.now. Tests inject it to move time without sleeping. */
   now?: () => number;
+  /** This process is one of GATEWAY_WORKERS: `/metrics` serves the sum over every worker. */
+  clusterWorker?: boolean;
 }
 
 /**
@@ -116,7 +119,8 @@ export async function startGateway(config: GatewayConfig, deps: StartGatewayDeps
   jwks.onKeysRemoved(() => authenticator.forgetVerifiedTokens());
 
   const agents = new UpstreamAgents();
-  const app = createApp({ config, authenticator, jwks, revocation, agents, logger, metrics });
+  const metricsText = deps.clusterWorker ? clusterMetrics(metrics.registry) : undefined;
+  const app = createApp({ config, authenticator, jwks, revocation, agents, logger, metrics, ...(metricsText ? { metricsText } : {}) });
   const server = createServer(app.handleRequest);
   // Upgraded sockets leave the HTTP server's bookkeeping: tracked here so shutdown can close them.
   const upgraded = new Set<Duplex>();

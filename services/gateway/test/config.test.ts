@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ConfigError } from '@portcullis/config';
@@ -17,6 +18,19 @@ function problemsOf(fn: () => unknown): readonly string[] {
 }
 
 describe('gateway configuration', () => {
+  it('reads GATEWAY_WORKERS as a count or auto (one per core), and needs Redis above one', () => {
+    const base = { UPSTREAM_URL: 'http://api.internal:9000', REDIS_URL: 'redis://r:6379' };
+    expect(loadGatewayConfig(base).workers).toBe(1);
+    expect(loadGatewayConfig({ ...base, GATEWAY_WORKERS: '3' }).workers).toBe(3);
+    expect(loadGatewayConfig({ ...base, GATEWAY_WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    for (const bad of ['0', 'many', '1.5', '300']) {
+      expect(problemsOf(() => loadGatewayConfig({ ...base, GATEWAY_WORKERS: bad })).join('\n')).toMatch(/GATEWAY_WORKERS: /);
+    }
+    expect(problemsOf(() => loadGatewayConfig({ UPSTREAM_URL: 'http://api.internal:9000', GATEWAY_WORKERS: '2' }))).toEqual([
+      'GATEWAY_WORKERS: more than one process needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES) to share revocations',
+    ]);
+  });
+
   it('applies the documented defaults', () => {
     const config = loadGatewayConfig({ UPSTREAM_URL: 'http://api.internal:9000' });
     expect(config).toMatchObject({

@@ -25,6 +25,9 @@ async function main(): Promise<void> {
   // The gateway's defaults follow the auth service of this process; UPSTREAM_URL is filled in below.
   const gatewayEnv = { UPSTREAM_URL: 'http://127.0.0.1:1', ...env, AUTH_URL: env.AUTH_URL ?? `http://127.0.0.1:${authConfig?.AUTH_PORT ?? 8081}` };
   const gatewayCheck = attempt(() => loadGatewayConfig(gatewayEnv));
+  if (gatewayCheck && gatewayCheck.workers > 1) {
+    problems.push('GATEWAY_WORKERS: npm start runs one gateway in this process; run services/gateway for several workers');
+  }
   if (problems.length > 0 || !authConfig || !gatewayCheck) {
     process.stderr.write(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
     process.exit(2);

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type EchoUpstream, bearer, call, startEchoUpstream } from './support/gateway-harness.js';
+import { type ServiceProcess, runToExit, spawnService, tempDataDir } from './support/processes.js';
+import { type RedisServer, startRedis } from './support/redis.js';
+
+const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
+const WAIT = { timeout: 10_000, interval: 20 };
+const form = (body: Record<string, string>) => ({
+  method: 'POST',
+  headers: [['content-type', 'application/x-www-form-urlencoded']] as [string, string][],
+  body: new URLSearchParams(body).toString(),
+});
+
+/** GATEWAY_WORKERS=2: two gateway processes behind one port, one primary; real auth and Redis. */
+describe('a gateway with GATEWAY_WORKERS=2', () => {
+  let redis: RedisServer;
+  let data: ReturnType<typeof tempDataDir>;
+  let upstream: EchoUpstream;
+  let auth: ServiceProcess;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    data = tempDataDir();
+    upstream = await startEchoUpstream();
+    auth = await spawnService('auth', {
+      AUTH_PORT: '0',
+      AUTH_HOST: '127.0.0.1',
+      DATA_DIR: data.dir,
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+      BCRYPT_COST: '4',
+      REDIS_URL: redis.url,
+    });
+    gateway = await spawnService('gateway', { GATEWAY_PORT: '0', AUTH_URL: auth.url, UPSTREAM_URL: upstream.url, REDIS_URL: redis.url, GATEWAY_WORKERS: '2' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await auth?.stop();
+    await upstream?.close();
+    await redis?.close();
+    data?.remove();
+  });
+
+  /** A request on a connection of its own, so the primary may hand it to either worker. */
+  const fresh = (token: string) => call(gateway.url, '/things', { headers: [...bearer(token), ['connection', 'close']] });
+  const requestPids = () =>
+    new Set(
+      gateway.output
+        .filter((line) => line.includes('"msg":"request"'))
+        .map((line) => (JSON.parse(line) as { pid: number }).pid),
+    );
+
+  it('serves from both workers, stops a revoked PAT in each, and sums their metrics', async () => {
+    const admin = (await call(gateway.url, '/auth/v1/token', form({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }))).json()
+      .access_token as string;
+    const created = await call(gateway.url, '/api/v1/api_tokens', { method: 'POST', headers: [...bearer(admin), ['content-type', 'application/json']], body: '{"name":"w"}' });
+    const { id, key } = created.json() as { id: string; key: string };
+    const session = (await call(gateway.url, '/auth/v1/token', form({ pat: key }))).json().access_token as string;
+
+    // Round-robin over fresh connections: both workers answer within a handful of requests.
+    await vi.waitFor(async () => {
+      expect((await fresh(session)).status).toBe(200);
+      expect(requestPids().size).toBe(2);
+    }, WAIT);
+
+    await call(gateway.url, `/api/v1/api_tokens/${id}`, { method: 'PATCH', headers: [...bearer(admin), ['content-type', 'application/json']], body: '{"enabled":false}' });
+    await vi.waitFor(async () => {
+      const statuses = await Promise.all(Array.from({ length: 8 }, () => fresh(session).then((r) => r.status)));
+      expect(statuses).toEqual(Array(8).fill(401));
+    }, WAIT);
+
+    // Every proxied 200 so far, whichever worker served it, is in the one /metrics answer.
+    const served = gateway.output.filter((line) => line.includes('"msg":"request"') && line.includes('"route":"/"') && line.includes('"status":200')).length;
+    const metrics = (await call(gateway.url, '/metrics')).body.toString();
+    const counted = /portcullis_gateway_requests_total\{route="\/",status="200"\} (\d+)/.exec(metrics);
+    expect(Number(counted?.[1])).toBe(served);
+    expect(metrics).toMatch(/portcullis_gateway_revocation_entries \d+/);
+  });
+
+  it('replaces a worker that dies', async () => {
+    const [victim] = [...requestPids()];
+    process.kill(victim!, 'SIGKILL');
+    await vi.waitFor(() => expect(gateway.output.some((line) => line.includes('gateway worker died'))).toBe(true), WAIT);
+    const token = (await call(gateway.url, '/auth/v1/token', form({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }))).json()
+      .access_token as string;
+    await vi.waitFor(async () => {
+      expect((await fresh(token)).status).toBe(200);
+      expect(requestPids().size).toBe(3); // the two first workers and the replacement
+    }, WAIT);
+  });
+
+  it('drains every worker on SIGTERM and exits 0', async () => {
+    expect(await gateway.stop()).toBe(0);
+    expect(gateway.output.filter((line) => line.includes('"msg":"stopped"'))).toHaveLength(3); // two workers, then the primary
+  });
+});
+
+describe('GATEWAY_WORKERS without Redis', () => {
+  it('is refused at start: the in-process bus cannot reach other processes', async () => {
+    const result = await runToExit('gateway', { UPSTREAM_URL: 'http://127.0.0.1:1', GATEWAY_WORKERS: '2' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('GATEWAY_WORKERS: more than one process needs Redis');
+  });
+});
