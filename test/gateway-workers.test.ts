@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EchoUpstream, bearer, call, startEchoUpstream } from './support/gateway-harness.js';
 import { type ServiceProcess, runToExit, spawnService, tempDataDir } from './support/processes.js';
@@ -95,6 +97,27 @@ describe('a gateway with GATEWAY_WORKERS=2', () => {
     expect(await gateway.stop()).toBe(0);
     expect(gateway.output.filter((line) => line.includes('"msg":"stopped"'))).toHaveLength(3); // two workers, then the primary
   });
+});
+
+describe('GATEWAY_WORKERS whose workers cannot start', () => {
+  it('gives up with exit code 1 instead of restarting them forever (the port is taken)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const result = await runToExit('gateway', {
+        UPSTREAM_URL: 'http://127.0.0.1:1',
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(port),
+        GATEWAY_WORKERS: '2',
+        REDIS_URL: 'redis://127.0.0.1:1',
+      });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('gateway workers keep dying at start; giving up');
+    } finally {
+      taken.close();
+    }
+  }, 90_000); // each worker boots under tsx, and the primary waits a second before each restart
 });
 
 describe('GATEWAY_WORKERS without Redis', () => {

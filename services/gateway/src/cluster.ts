@@ -14,6 +14,10 @@ const METRICS_REQUEST = 'portcullis:metrics-request';
 const METRICS_REPLY = 'portcullis:metrics-reply';
 /** A worker that keeps dying is restarted at most this often. */
 const RESTART_DELAY_MS = 1000;
+/** A worker that dies sooner than this after its start did not start at all (a taken port, say)... */
+const EARLY_DEATH_MS = 10_000;
+/** ...and after this many such deaths in a row the primary gives up (exit 1) instead of looping. */
+const MAX_EARLY_DEATHS = 5;
 
 interface MetricsRequest {
   type: typeof METRICS_REQUEST;
@@ -34,9 +38,12 @@ export function isClusterPrimary(workers: number): boolean {
 export function runPrimary(workers: number, logger: Logger): void {
   const aggregator = new AggregatorRegistry();
   let stopping = false;
+  let earlyDeaths = 0;
+  const startedAt = new Map<number, number>();
 
   const fork = (): Worker => {
     const worker = cluster.fork();
+    startedAt.set(worker.id, Date.now());
     worker.on('message', (message: MetricsRequest) => {
       if (message?.type !== METRICS_REQUEST) return;
       const reply = (body: Omit<MetricsReply, 'type' | 'id'>): void => {
@@ -54,8 +61,19 @@ export function runPrimary(workers: number, logger: Logger): void {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(process.exitCode ?? 0);
       }
+      return;
+    }
+    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+    startedAt.delete(worker.id);
+    earlyDeaths = lived < EARLY_DEATH_MS ? earlyDeaths + 1 : 0;
+    if (earlyDeaths >= MAX_EARLY_DEATHS) {
+      logger.fatal({ code, signal, deaths: earlyDeaths }, 'gateway workers keep dying at start; giving up');
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exitCode = 1;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'gateway worker died; starting another');
