@@ -4,6 +4,7 @@ import type { AppDeps } from './deps.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { accessLog } from './http/access-log.js';
 import { observeRequests } from './http/metrics.js';
+import { methodNotAllowed } from './http/method-not-allowed.js';
 import { requestId } from './http/request-id.js';
 import { apiTokenRoutes } from './routes/api-tokens.js';
 import { metaRoutes } from './routes/meta.js';
@@ -25,6 +26,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(oauthRoutes(deps));
   app.use(apiTokenRoutes(deps));
   app.use(userRoutes(deps));
+  app.use(methodNotAllowed(app));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -98,6 +98,21 @@ describe('the auth API answers as its OpenAPI document says', () => {
       expect(checker.operationOf('GET', '/api/v1/nothing-here')).toBeUndefined();
       expect(checker.componentProblems('Error', res.body)).toEqual([]);
     });
+
+    it('a known path asked with a method it does not serve answers 405 with Allow, in the error shape', async () => {
+      const token = await request(app).get('/auth/v1/token');
+      expect(token.status).toBe(405);
+      expect(token.headers.allow).toBe('POST');
+      expect(token.body).toMatchObject({ code: 'method_not_allowed' });
+      expect(checker.componentProblems('Error', token.body)).toEqual([]);
+      const one = await request(app).put('/api/v1/api_tokens/00000000-0000-4000-8000-000000000000');
+      expect([one.status, one.headers.allow]).toEqual([405, 'DELETE, GET, HEAD, PATCH']);
+      const list = await request(app).delete('/api/v1/api_tokens');
+      expect([list.status, list.headers.allow]).toEqual([405, 'GET, HEAD, POST']);
+      // Routing is untouched: the served methods still answer, unknown paths still 404.
+      expect((await request(app).post('/auth/v1/token').type('form').send({ pat: 'nope' })).status).toBe(400);
+      expect((await request(app).put('/api/v1/nothing-here')).status).toBe(404);
+    });
   });
 
   describe('POST /auth/v1/token', () => {
