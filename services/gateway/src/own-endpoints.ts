@@ -52,11 +52,13 @@ export function createOwnEndpoints(deps: OwnEndpointsDeps): (req: IncomingMessag
     res.json({ status: 'ok' });
   });
 
+  // The same body as auth's /readyz: `{status, checks: {name: "ok" | "failing"}}`.
   app.get('/readyz', (_req, res) => {
     const jwks = deps.jwks.loaded;
     const revocation = deps.revocation.isFresh();
     const ready = jwks && (revocation || deps.revocationFailOpen);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', jwks, revocation });
+    const checks = { jwks: jwks ? 'ok' : 'failing', revocation: revocation ? 'ok' : 'failing' };
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
 
   const metricsText = deps.metricsText ?? (() => deps.metrics.registry.metrics());

@@ -82,7 +82,7 @@ describe('without a key set', () => {
       expect(res.json()).toMatchObject({ code: 'service_unavailable' });
       const ready = await call(cold.url, '/readyz');
       expect(ready.status).toBe(503);
-      expect(ready.json()).toMatchObject({ status: 'not_ready', jwks: false });
+      expect(ready.json()).toMatchObject({ status: 'not_ready', checks: { jwks: 'failing' } });
     } finally {
       await cold.close();
     }

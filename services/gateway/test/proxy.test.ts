@@ -197,7 +197,7 @@ describe("the gateway's own endpoints", () => {
   it('GET /readyz answers 200 once the key set is loaded and revocations are fresh', async () => {
     const res = await call(stack.url, '/readyz');
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready', jwks: true, revocation: true });
+    expect(res.json()).toEqual({ status: 'ready', checks: { jwks: 'ok', revocation: 'ok' } });
   });
 
   it('gives error answers helmet headers too (401)', async () => {

@@ -36,6 +36,6 @@ describe('a stale revocation set', () => {
     stack.clock.ms += 60_000;
     expect((await call(stack.url, '/', { headers: bearer(stack.auth.token()) })).status).toBe(200);
     expect((await call(stack.url, '/', { headers: bearer(revoked) })).status).toBe(401);
-    expect((await call(stack.url, '/readyz')).json()).toMatchObject({ status: 'ready', revocation: false });
+    expect((await call(stack.url, '/readyz')).json()).toMatchObject({ status: 'ready', checks: { revocation: 'failing' } });
   });
 });
