@@ -93,6 +93,7 @@ export async function createAuthServices(options: {
     store,
     hasher,
     revoker,
+    clock,
     audit: (tx, actor, action, target, detail) =>
       tx.insertAudit({ organizationId: actor.organizationId, actorId: actor.actorId, action, targetType: target.type, targetId: target.id, ip: actor.ip, ...(detail ? { detail } : {}) }),
   });

@@ -272,6 +272,41 @@ describe.each(BACKENDS)('roles and permissions (%s)', (backend) => {
       expect((await set({ max_token_lifetime: null })).body.max_token_lifetime_seconds).toBeNull();
     });
 
+    it('caps existing tokens that would outlive a new maximum lifetime, and ends their sessions', async () => {
+      const org = await createOrganization(t, 'Capped');
+      const gateway = await revocationView(t);
+      try {
+        const forever = await createPat(t.app, org.admin.session, { expires: null });
+        const long = await createPat(t.app, org.admin.session, { ttl: '30d' });
+        const short = await createPat(t.app, org.admin.session, { ttl: '10m' });
+        const other = await createOrganization(t, 'Untouched');
+        const elsewhere = await createPat(t.app, other.admin.session, { expires: null });
+        const sessions = await Promise.all([forever, long, short].map(async (pat) => (await exchange(t.app, pat.key)).body.access_token as string));
+
+        const res = await request(t.app).patch('/api/v1/organization').set(bearer(org.admin.session)).send({ max_token_lifetime: '1h' });
+        expect(res.status).toBe(200);
+        const expiresOf = async (session: string, id: string) => (await request(t.app).get(`/api/v1/api_tokens/${id}`).set(bearer(session))).body.expires as string | null;
+        const cap = iso(t.clock() + HOUR);
+        expect(await expiresOf(org.admin.session, forever.id)).toBe(cap);
+        expect(await expiresOf(org.admin.session, long.id)).toBe(cap);
+        expect(await expiresOf(org.admin.session, short.id)).toBe(short.body.expires); // already within it
+        expect(await expiresOf(other.admin.session, elsewhere.id)).toBeNull(); // another organization's policy
+
+        // Sessions of capped tokens end (they could outlive their token now); the untouched token's live on.
+        expect(sessions.map((session) => gateway.isRevoked(claimsOf(session)))).toEqual([true, true, false]);
+        t.clock.advance(SECOND);
+        expect((await exchange(t.app, forever.key)).status).toBe(200); // the token itself works until the cap
+        t.clock.advance(HOUR);
+        expect((await exchange(t.app, forever.key)).status).toBe(400);
+
+        const audit = await request(t.app).get('/api/v1/audit_events').set(bearer(org.admin.session));
+        const entry = (audit.body.events as { action: string; detail: { cappedTokens?: string[] } }[]).find((e) => e.action === 'organization.updated');
+        expect(entry?.detail.cappedTokens?.sort()).toEqual([forever.id, long.id].sort());
+      } finally {
+        await gateway.stop();
+      }
+    });
+
     it('refuses token creation and edits beyond the maximum lifetime: 400', async () => {
       const org = await createOrganization(t, 'Strict');
       const session = org.admin.session;

@@ -3,6 +3,7 @@ import type { Store, StoreQueries } from '../storage/store.js';
 import type { Hasher } from './passwords.js';
 import type { Principal } from './principal.js';
 import { type Result, fail, ok } from './result.js';
+import type { RevocationEntry } from '@portcullis/revocation';
 import type { Revoker } from './revoker.js';
 import type { AppState, Organization, Role, User } from './types.js';
 
@@ -22,6 +23,8 @@ export interface UserServiceDeps {
   store: Store;
   hasher: Hasher;
   revoker: Revoker;
+  /** Epoch milliseconds. */
+  clock: () => number;
   audit: (tx: StoreQueries, actor: Principal, action: string, target: { type: string; id: string }, detail?: Record<string, unknown>) => Promise<void>;
 }
 
@@ -38,19 +41,32 @@ export class UserService {
     return org;
   }
 
-  /** Policy changes apply to tokens created or edited from now on; existing tokens keep their expiry. */
+  /**
+   * A maximum lifetime applies to existing tokens too: any that would outlive it, counted from now, expire
+   * when it ends, and their sessions are revoked (a session minted earlier may end later than its token
+   * now does), exactly as when one token's expiry is shortened. Tokens created or edited later must fit it.
+   */
   async updateOrganization(actor: Principal, patch: OrganizationPatch): Promise<Result<Organization>> {
+    const now = this.deps.clock();
+    let entries: RevocationEntry[] = [];
     const updated = await this.deps.store.transaction(async (tx) => {
       const after = await tx.updateOrganization(actor.organizationId, patch);
       if (!after) return null;
+      const max = patch.maxTokenLifetimeSec;
+      const capped = max !== undefined && max !== null ? await tx.capTokenExpiry(after.id, new Date(now + max * 1000)) : [];
+      entries = capped.map((id) => this.deps.revoker.tokenEntry(id));
+      await this.deps.revoker.record(tx, entries);
       await this.deps.audit(tx, actor, 'organization.updated', { type: 'organization', id: after.id }, {
         fields: Object.keys(patch),
         ...(patch.maxTokenLifetimeSec !== undefined ? { maxTokenLifetimeSec: patch.maxTokenLifetimeSec } : {}),
         ...(patch.defaultAppState !== undefined ? { defaultAppState: patch.defaultAppState } : {}),
+        ...(capped.length > 0 ? { cappedTokens: capped } : {}),
       });
       return after;
     });
-    return updated ? ok(updated) : fail('not_found', 'No such organization');
+    if (!updated) return fail('not_found', 'No such organization');
+    await this.deps.revoker.publish(entries);
+    return ok(updated);
   }
 
   async list(actor: Principal): Promise<User[]> {

@@ -107,6 +107,20 @@ export function tokenQueries(db: Queryable) {
       return row ? toToken(row) : null;
     },
 
+    /**
+     * An organization's new maximum lifetime reaching tokens that already exist: every unretired token that
+     * would live past `notAfter` (or forever) now expires then. Answers the ids it changed.
+     */
+    async capTokenExpiry(organizationId: string, notAfter: Date): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        `UPDATE api_tokens SET expires_at = $2, updated_at = now()
+         WHERE organization_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+         RETURNING id`,
+        [organizationId, notAfter],
+      );
+      return rows.map((row) => row.id);
+    },
+
     async retireToken(id: string, at: Date): Promise<ApiToken | null> {
       const [row] = await db.query<TokenRow>(
         `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2), enabled = false, updated_at = now()
