@@ -270,6 +270,12 @@ describe.each(BACKENDS)('roles and permissions (%s)', (backend) => {
       expect((await set({ max_token_lifetime: 3600 })).body.max_token_lifetime_seconds).toBe(3600);
       expect((await request(t.app).get('/api/v1/organization').set(bearer(org.admin.session))).body.max_token_lifetime_seconds).toBe(3600);
       expect((await set({ max_token_lifetime: null })).body.max_token_lifetime_seconds).toBeNull();
+      // The field GET answers is accepted back; both at once is ambiguous.
+      expect((await set({ max_token_lifetime_seconds: 7200 })).body.max_token_lifetime_seconds).toBe(7200);
+      expect((await set({ max_token_lifetime_seconds: null })).body.max_token_lifetime_seconds).toBeNull();
+      const both = await set({ max_token_lifetime: '1h', max_token_lifetime_seconds: 3600 });
+      expect([both.status, both.body.code]).toEqual([400, 'validation_failed']);
+      expect((await set({ max_token_lifetime_seconds: '1h' })).status).toBe(400);
     });
 
     it('caps existing tokens that would outlive a new maximum lifetime, and ends their sessions', async () => {

@@ -6,7 +6,7 @@ import { APP_STATES, ROLES } from '../domain/types.js';
 import { parseBody } from '../http/body.js';
 import { principalOf, requirePermission, requireSession } from '../http/session.js';
 import { validate } from '../http/validate.js';
-import { idParam, lifetimeSeconds, unwrap } from './params.js';
+import { MAX_LIFETIME_SEC, idParam, lifetimeSeconds, unwrap } from './params.js';
 import { auditView, organizationView, userView } from './views.js';
 
 const email = z.email().max(320).transform((e) => e.toLowerCase());
@@ -16,11 +16,18 @@ const password = z
   .refine((p) => Buffer.byteLength(p) <= MAX_SECRET_BYTES, `must be at most ${MAX_SECRET_BYTES} bytes`);
 const CreateUser = z.strictObject({ email, password, role: z.enum(ROLES).default('normal') });
 const UpdateUser = z.strictObject({ email: email.optional(), password: password.optional(), role: z.enum(ROLES).optional() });
-const UpdateOrganization = z.strictObject({
-  name: z.string().trim().min(1).max(100).optional(),
-  max_token_lifetime: z.union([lifetimeSeconds, z.null()]).optional(),
-  default_app_state: z.enum(APP_STATES).optional(),
-});
+// `max_token_lifetime_seconds` is what GET answers: accepted too, so an organization read can be sent back.
+const UpdateOrganization = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    max_token_lifetime: z.union([lifetimeSeconds, z.null()]).optional(),
+    max_token_lifetime_seconds: z.union([z.number().int().min(1).max(MAX_LIFETIME_SEC), z.null()]).optional(),
+    default_app_state: z.enum(APP_STATES).optional(),
+  })
+  .refine((body) => body.max_token_lifetime === undefined || body.max_token_lifetime_seconds === undefined, {
+    message: 'give max_token_lifetime or max_token_lifetime_seconds, not both',
+    path: ['max_token_lifetime_seconds'],
+  });
 const AuditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.string().regex(/^\d{1,18}$/).optional(),
@@ -42,6 +49,7 @@ export function userRoutes(deps: AppDeps): Router {
       await deps.users.updateOrganization(principalOf(req), {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.max_token_lifetime !== undefined ? { maxTokenLifetimeSec: body.max_token_lifetime } : {}),
+        ...(body.max_token_lifetime_seconds !== undefined ? { maxTokenLifetimeSec: body.max_token_lifetime_seconds } : {}),
         ...(body.default_app_state !== undefined ? { defaultAppState: body.default_app_state } : {}),
       }),
     );
