@@ -1,22 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisClient } from '@portcullis/revocation';
-import { type EchoUpstream, bearer, call, startEchoUpstream } from './support/gateway-harness.js';
-import { type ServiceProcess, spawnService, tempDataDir } from './support/processes.js';
+import { type EchoUpstream, bearer, call, formPost, jsonRequest, passwordSession, startEchoUpstream } from './support/gateway-harness.js';
+import { type ServiceProcess, TEST_ADMIN, spawnAuth, spawnService, tempDataDir } from './support/processes.js';
 import { type RedisCluster, startRedisCluster } from './support/redis.js';
 
-const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
 const WAIT = { timeout: 10_000, interval: 20 };
-
-const form = (body: Record<string, string>) => ({
-  method: 'POST',
-  headers: [['content-type', 'application/x-www-form-urlencoded']] as [string, string][],
-  body: new URLSearchParams(body).toString(),
-});
-const json = (method: string, token: string, body: unknown) => ({
-  method,
-  headers: [...bearer(token), ['content-type', 'application/json']] as [string, string][],
-  body: JSON.stringify(body),
-});
 
 /** Auth and two gateways on a three-node Redis Cluster (REDIS_CLUSTER_NODES): revocation reaches both. */
 describe('Redis Cluster', () => {
@@ -32,13 +20,7 @@ describe('Redis Cluster', () => {
     data = tempDataDir();
     upstream = await startEchoUpstream();
     // Auth knows one node, the gateways another: each finds the rest from the cluster's topology.
-    auth = await spawnService('auth', {
-      AUTH_PORT: '0',
-      AUTH_HOST: '127.0.0.1',
-      DATA_DIR: data.dir,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      BCRYPT_COST: '4',
+    auth = await spawnAuth(data.dir, {
       REVOCATION_REBUILD_INTERVAL: '200ms',
       REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.nodes[0]!.port}`,
     });
@@ -62,19 +44,18 @@ describe('Redis Cluster', () => {
 
   it('a revoked session and a disabled PAT are refused by every gateway; a FLUSHALL brings neither back', async () => {
     const entry = gateways[0]!.url;
-    const admin = (await call(entry, '/auth/v1/token', form({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }))).json()
-      .access_token as string;
-    const { id, key } = (await call(entry, '/api/v1/api_tokens', json('POST', admin, { name: 'cluster' }))).json() as { id: string; key: string };
-    const exchangeFor = async (pat: string) => (await call(entry, '/auth/v1/token', form({ pat }))).json().access_token as string;
+    const admin = await passwordSession(entry, TEST_ADMIN.email, TEST_ADMIN.password);
+    const { id, key } = (await call(entry, '/api/v1/api_tokens', jsonRequest('POST', admin, { name: 'cluster' }))).json() as { id: string; key: string };
+    const exchangeFor = async (pat: string) => (await call(entry, '/auth/v1/token', formPost({ pat }))).json().access_token as string;
     const [first, second] = [await exchangeFor(key), await exchangeFor(key)];
     await everyGatewayAnswers(first, 200);
 
-    const revoked = await call(entry, '/auth/v1/revoke', form({ token: first }));
+    const revoked = await call(entry, '/auth/v1/revoke', formPost({ token: first }));
     expect(revoked.status).toBe(200);
     await everyGatewayAnswers(first, 401);
     await everyGatewayAnswers(second, 200); // one jti, not the PAT
 
-    const disabled = await call(entry, `/api/v1/api_tokens/${id}`, json('PATCH', admin, { enabled: false }));
+    const disabled = await call(entry, `/api/v1/api_tokens/${id}`, jsonRequest('PATCH', admin, { enabled: false }));
     expect(disabled.status).toBe(200);
     await everyGatewayAnswers(second, 401);
 
@@ -87,7 +68,7 @@ describe('Redis Cluster', () => {
     probe.disconnect();
     const late = await spawnService('gateway', gatewayEnv);
     gateways.push(late);
-    const live = await exchangeFor((await call(entry, '/api/v1/api_tokens', json('POST', admin, { name: 'live' }))).json().key as string);
+    const live = await exchangeFor((await call(entry, '/api/v1/api_tokens', jsonRequest('POST', admin, { name: 'live' }))).json().key as string);
     await everyGatewayAnswers(live, 200);
     for (const token of [first, second]) expect((await call(late.url, '/things', { headers: bearer(token) })).status).toBe(401);
   });

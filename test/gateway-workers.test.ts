@@ -1,17 +1,11 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EchoUpstream, bearer, call, startEchoUpstream } from './support/gateway-harness.js';
-import { type ServiceProcess, runToExit, spawnService, tempDataDir } from './support/processes.js';
+import { type EchoUpstream, bearer, call, formPost, jsonRequest, passwordSession, startEchoUpstream } from './support/gateway-harness.js';
+import { type ServiceProcess, TEST_ADMIN, runToExit, spawnAuth, spawnService, tempDataDir } from './support/processes.js';
 import { type RedisServer, startRedis } from './support/redis.js';
 
-const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
 const WAIT = { timeout: 10_000, interval: 20 };
-const form = (body: Record<string, string>) => ({
-  method: 'POST',
-  headers: [['content-type', 'application/x-www-form-urlencoded']] as [string, string][],
-  body: new URLSearchParams(body).toString(),
-});
 
 /** GATEWAY_WORKERS=2: two gateway processes behind one port, one primary; real auth and Redis. */
 describe('a gateway with GATEWAY_WORKERS=2', () => {
@@ -25,15 +19,7 @@ describe('a gateway with GATEWAY_WORKERS=2', () => {
     redis = await startRedis();
     data = tempDataDir();
     upstream = await startEchoUpstream();
-    auth = await spawnService('auth', {
-      AUTH_PORT: '0',
-      AUTH_HOST: '127.0.0.1',
-      DATA_DIR: data.dir,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      BCRYPT_COST: '4',
-      REDIS_URL: redis.url,
-    });
+    auth = await spawnAuth(data.dir, { REDIS_URL: redis.url });
     gateway = await spawnService('gateway', { GATEWAY_PORT: '0', AUTH_URL: auth.url, UPSTREAM_URL: upstream.url, REDIS_URL: redis.url, GATEWAY_WORKERS: '2' });
   }, 60_000);
 
@@ -55,11 +41,10 @@ describe('a gateway with GATEWAY_WORKERS=2', () => {
     );
 
   it('serves from both workers, stops a revoked PAT in each, and sums their metrics', async () => {
-    const admin = (await call(gateway.url, '/auth/v1/token', form({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }))).json()
-      .access_token as string;
-    const created = await call(gateway.url, '/api/v1/api_tokens', { method: 'POST', headers: [...bearer(admin), ['content-type', 'application/json']], body: '{"name":"w"}' });
+    const admin = await passwordSession(gateway.url, TEST_ADMIN.email, TEST_ADMIN.password);
+    const created = await call(gateway.url, '/api/v1/api_tokens', jsonRequest('POST', admin, { name: 'w' }));
     const { id, key } = created.json() as { id: string; key: string };
-    const session = (await call(gateway.url, '/auth/v1/token', form({ pat: key }))).json().access_token as string;
+    const session = (await call(gateway.url, '/auth/v1/token', formPost({ pat: key }))).json().access_token as string;
 
     // Round-robin over fresh connections: both workers answer within a handful of requests.
     await vi.waitFor(async () => {
@@ -67,7 +52,7 @@ describe('a gateway with GATEWAY_WORKERS=2', () => {
       expect(requestPids().size).toBe(2);
     }, WAIT);
 
-    await call(gateway.url, `/api/v1/api_tokens/${id}`, { method: 'PATCH', headers: [...bearer(admin), ['content-type', 'application/json']], body: '{"enabled":false}' });
+    await call(gateway.url, `/api/v1/api_tokens/${id}`, jsonRequest('PATCH', admin, { enabled: false }));
     await vi.waitFor(async () => {
       const statuses = await Promise.all(Array.from({ length: 8 }, () => fresh(session).then((r) => r.status)));
       expect(statuses).toEqual(Array(8).fill(401));
@@ -85,8 +70,7 @@ describe('a gateway with GATEWAY_WORKERS=2', () => {
     const [victim] = [...requestPids()];
     process.kill(victim!, 'SIGKILL');
     await vi.waitFor(() => expect(gateway.output.some((line) => line.includes('gateway worker died'))).toBe(true), WAIT);
-    const token = (await call(gateway.url, '/auth/v1/token', form({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }))).json()
-      .access_token as string;
+    const token = await passwordSession(gateway.url, TEST_ADMIN.email, TEST_ADMIN.password);
     await vi.waitFor(async () => {
       expect((await fresh(token)).status).toBe(200);
       expect(requestPids().size).toBe(3); // the two first workers and the replacement

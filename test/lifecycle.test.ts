@@ -1,10 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EchoUpstream, bearer, call, startEchoUpstream } from './support/gateway-harness.js';
-import { type ServiceProcess, runToExit, spawnService, tempDataDir } from './support/processes.js';
-
-const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
+import { type EchoUpstream, bearer, call, passwordSession, startEchoUpstream } from './support/gateway-harness.js';
+import { type ServiceProcess, TEST_ADMIN, runToExit, spawnAuth, spawnService, tempDataDir } from './support/processes.js';
 
 describe('process lifecycle', () => {
   let data: ReturnType<typeof tempDataDir>;
@@ -14,14 +12,7 @@ describe('process lifecycle', () => {
   beforeAll(async () => {
     data = tempDataDir();
     upstream = await startEchoUpstream();
-    auth = await spawnService('auth', {
-      AUTH_PORT: '0',
-      AUTH_HOST: '127.0.0.1',
-      DATA_DIR: data.dir,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      BCRYPT_COST: '4',
-    });
+    auth = await spawnAuth(data.dir);
   }, 60_000);
 
   afterAll(async () => {
@@ -32,12 +23,7 @@ describe('process lifecycle', () => {
 
   it('SIGTERM during a slow proxied request: the request completes, then the gateway exits 0', async () => {
     const gateway = await spawnService('gateway', { GATEWAY_PORT: '0', AUTH_URL: auth.url, UPSTREAM_URL: upstream.url, SHUTDOWN_GRACE: '20s' });
-    const login = await call(auth.url, '/auth/v1/token', {
-      method: 'POST',
-      headers: [['content-type', 'application/x-www-form-urlencoded']],
-      body: new URLSearchParams({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }).toString(),
-    });
-    const session = login.json().access_token as string;
+    const session = await passwordSession(auth.url, TEST_ADMIN.email, TEST_ADMIN.password);
 
     const held = upstream.nextHold();
     const inFlight = call(gateway.url, '/hold', { headers: bearer(session) });
@@ -55,16 +41,10 @@ describe('process lifecycle', () => {
   it('SIGTERM stops auth cleanly (exit 0), closing PGlite so the data folder opens again', async () => {
     const second = tempDataDir();
     try {
-      const env = { AUTH_PORT: '0', AUTH_HOST: '127.0.0.1', DATA_DIR: second.dir, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, BCRYPT_COST: '4' };
-      const first = await spawnService('auth', env);
+      const first = await spawnAuth(second.dir);
       expect(await first.stop()).toBe(0);
-      const again = await spawnService('auth', env);
-      const login = await call(again.url, '/auth/v1/token', {
-        method: 'POST',
-        headers: [['content-type', 'application/x-www-form-urlencoded']],
-        body: new URLSearchParams({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password }).toString(),
-      });
-      expect(login.status).toBe(200);
+      const again = await spawnAuth(second.dir);
+      expect(await passwordSession(again.url, TEST_ADMIN.email, TEST_ADMIN.password)).toEqual(expect.any(String)); // throws unless 200
       expect(again.output.join('\n')).not.toContain('First admin created');
       expect(await again.stop()).toBe(0);
     } finally {

@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listenEcho } from '../services/standalone/src/echo.js';
-import { type ServiceProcess, spawnService, tempDataDir } from './support/processes.js';
+import { type ServiceProcess, TEST_ADMIN, spawnAuth, spawnService, tempDataDir } from './support/processes.js';
 import { type RedisServer, startRedis } from './support/redis.js';
 
-const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
 const WAIT = { timeout: 10_000, interval: 20 };
 
 /**
@@ -31,17 +30,7 @@ describe('revocation across processes (real Redis)', () => {
     redis = await startRedis();
     data = tempDataDir();
     echo = await listenEcho();
-    auth = await spawnService('auth', {
-      AUTH_PORT: '0',
-      AUTH_HOST: '127.0.0.1',
-      DATA_DIR: data.dir,
-      REDIS_URL: redis.url,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      JWT_ISSUER: 'http://auth.test',
-      BCRYPT_COST: '4',
-      REVOCATION_REBUILD_INTERVAL: '200ms',
-    });
+    auth = await spawnAuth(data.dir, { REDIS_URL: redis.url, JWT_ISSUER: 'http://auth.test', REVOCATION_REBUILD_INTERVAL: '200ms' });
     for (let i = 0; i < 3; i++) gateways.push(await spawnService('gateway', gatewayEnv()));
   }, 120_000);
 
@@ -81,7 +70,7 @@ describe('revocation across processes (real Redis)', () => {
 
   let admin: string;
   async function newPat(): Promise<{ id: string; key: string }> {
-    admin ??= (await post('/auth/v1/token', { grant_type: 'password', username: ADMIN.email, password: ADMIN.password })).body.access_token!;
+    admin ??= (await post('/auth/v1/token', { grant_type: 'password', username: TEST_ADMIN.email, password: TEST_ADMIN.password })).body.access_token!;
     const created = await api('POST', '/api/v1/api_tokens', admin, { name: 'e2e' });
     expect(created.status).toBe(201);
     return { id: created.body.id!, key: created.body.key! };

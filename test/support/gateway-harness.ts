@@ -264,6 +264,23 @@ export function call(baseUrl: string, path: string, options: CallOptions = {}): 
   });
 }
 
+/** A form POST, as `/auth/v1/token` takes it. */
+export function formPost(fields: Record<string, string>): CallOptions {
+  return { method: 'POST', headers: [['content-type', 'application/x-www-form-urlencoded']], body: new URLSearchParams(fields).toString() };
+}
+
+/** A JSON request with a session token, as the management API takes it. */
+export function jsonRequest(method: string, token: string, body: unknown): CallOptions {
+  return { method, headers: [...bearer(token), ['content-type', 'application/json']], body: JSON.stringify(body) };
+}
+
+/** A password-grant session for `email` at `baseUrl` (auth, or a gateway fronting it). */
+export async function passwordSession(baseUrl: string, email: string, password: string): Promise<string> {
+  const res = await call(baseUrl, '/auth/v1/token', formPost({ grant_type: 'password', username: email, password }));
+  if (res.status !== 200) throw new Error(`password login answered ${res.status}: ${res.body.toString()}`);
+  return res.json().access_token as string;
+}
+
 export function bearer(token: string): [string, string][] {
   return [['authorization', `Bearer ${token}`]];
 }

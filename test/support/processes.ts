@@ -21,6 +21,22 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
+/** The first admin of every auth process the cross-process tests start. */
+export const TEST_ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' } as const;
+
+/** A real auth process on a free loopback port with TEST_ADMIN and fast bcrypt; `env` adds or overrides. */
+export function spawnAuth(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return spawnService('auth', {
+    AUTH_PORT: '0',
+    AUTH_HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    BCRYPT_COST: '4',
+    ...env,
+  });
+}
+
 /**
  * Starts a service's real `main.ts` in its own Node process (as `npm start` runs it: tsx, source
  * condition; or, `compiled`, as the Docker image does: `node services/<name>/dist/main.js` after
