@@ -66,7 +66,7 @@ export interface GatewayConfig {
   realm: string;
   shutdownGraceMs: number;
   logLevel: string;
-  /** One JSON line per request (request id, route, status, latency, token id, subject); about 5 µs each. */
+  /** One JSON line per request (request id, route, status, latency, token id, subject); about 24 µs of CPU per request (docs/benchmarks.md). */
   accessLog: boolean;
   /** Gateway processes sharing the port (node:cluster); 1 = this process serves alone. */
   workers: number;
