@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AccessLog } from './access-log.js';
+import { LatencyHistogram, PendingCount } from './hot-metrics.js';
 
 /** What the revocation set can tell about itself (RevocationSet has both). */
 export interface RevocationStats {
@@ -13,17 +15,6 @@ type TimedRequest = IncomingMessage & { [STARTED]?: number };
 /** Stamps the request's arrival, for the latency histogram; one `performance.now()` per request. */
 export function markStart(req: IncomingMessage): void {
   (req as TimedRequest)[STARTED] = performance.now();
-}
-
-/** One access-log line: what pino-http would write, assembled from what the gateway already holds. */
-export interface AccessLine {
-  requestId: string;
-  method: string;
-  route: string;
-  status: number;
-  ms: number;
-  tokenId?: string;
-  subject?: string;
 }
 
 function elapsedMs(req: IncomingMessage): number | undefined {
@@ -44,11 +35,12 @@ export interface RouteMetrics {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'status'>;
-  private readonly latency: Histogram<'route'>;
+  /** Requests counted since the last scrape, by route then status; the counter drains them when read. */
+  private readonly pending = new Map<string, Map<number, PendingCount>>();
+  private readonly countRejection = this.counter('gateway');
+  private readonly latency: LatencyHistogram;
   private readonly upstreamErrors: Counter<'route' | 'kind'>;
   private readonly jwksRefreshes: Counter<'result'>;
-  private readonly rejected = new Map<number, Counter.Internal>();
 
   private readonly log: ((req: IncomingMessage, route: string, status: number, ms: number) => void) | undefined;
 
@@ -58,7 +50,7 @@ export class GatewayMetrics {
       now?: () => number;
       defaultMetrics?: boolean;
       /** Writes one access-log line per request; omit to keep requests out of the log. */
-      log?: (line: AccessLine) => void;
+      log?: AccessLog | undefined;
       /** Upstream identity header names, read back for the log's token id and subject. */
       identity?: { tokenId: string; subject: string };
     } = {},
@@ -75,25 +67,28 @@ export class GatewayMetrics {
             route,
             status,
             ms,
-            ...(typeof tokenId === 'string' ? { tokenId } : {}),
-            ...(typeof subject === 'string' ? { subject } : {}),
+            tokenId: typeof tokenId === 'string' ? tokenId : undefined,
+            subject: typeof subject === 'string' ? subject : undefined,
           });
         }
       : undefined;
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_gateway_' });
-    this.requests = new Counter({
+    const pending = this.pending;
+    new Counter({
       name: 'portcullis_gateway_requests_total',
       help: 'Requests by route prefix (or "gateway" for answers the gateway gave itself) and status.',
       labelNames: ['route', 'status'],
       registers,
+      collect() {
+        for (const byStatus of pending.values()) for (const count of byStatus.values()) count.drainInto(this);
+      },
     });
-    this.latency = new Histogram({
-      name: 'portcullis_gateway_upstream_latency_seconds',
-      help: "Time from a request's arrival to its upstream's response headers, by route prefix.",
-      labelNames: ['route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers,
-    });
+    this.latency = new LatencyHistogram(
+      'portcullis_gateway_upstream_latency_seconds',
+      "Time from a request's arrival to its upstream's response headers, by route prefix.",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      this.registry,
+    );
     this.upstreamErrors = new Counter({
       name: 'portcullis_gateway_upstream_errors_total',
       help: 'Upstream failures by route prefix and kind (refused: 502, timeout: 504).',
@@ -131,14 +126,20 @@ export class GatewayMetrics {
     });
   }
 
-  forRoute(prefix: string): RouteMetrics {
-    const byStatus = new Map<number, Counter.Internal>();
-    const count = (status: number) => {
-      let child = byStatus.get(status);
-      if (!child) byStatus.set(status, (child = this.requests.labels(prefix, String(status))));
-      child.inc();
+  /** Counts one request of `route` answered with `status`. */
+  private counter(route: string): (status: number) => void {
+    const counts = this.pending.get(route) ?? new Map<number, PendingCount>();
+    this.pending.set(route, counts);
+    return (status) => {
+      let count = counts.get(status);
+      if (count === undefined) counts.set(status, (count = new PendingCount({ route, status: String(status) })));
+      count.inc();
     };
-    const latency = this.latency.labels(prefix);
+  }
+
+  forRoute(prefix: string): RouteMetrics {
+    const count = this.counter(prefix);
+    const latency = this.latency.series({ route: prefix });
     const refused = this.upstreamErrors.labels(prefix, 'refused');
     const timeout = this.upstreamErrors.labels(prefix, 'timeout');
     const log = this.log;
@@ -160,11 +161,10 @@ export class GatewayMetrics {
 
   /** An answer the gateway gave itself (401, 403, 404, 503...). */
   gatewayAnswered(req: IncomingMessage, status: number): void {
-    let child = this.rejected.get(status);
-    if (!child) this.rejected.set(status, (child = this.requests.labels('gateway', String(status))));
-    child.inc();
+    this.countRejection(status);
     this.log?.(req, 'gateway', status, elapsedMs(req) ?? 0);
   }
+
 
   jwksRefreshed(ok: boolean): void {
     this.jwksRefreshes.inc({ result: ok ? 'ok' : 'failed' });

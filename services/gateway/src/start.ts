@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { createVerifier } from '@portcullis/jwt';
 import { RevocationSet, type RevocationSource } from '@portcullis/revocation';
 import type { Logger } from 'pino';
+import { createAccessLog } from './access-log.js';
 import { type GatewayApp, createApp } from './app.js';
 import { Authenticator, type RevocationCheck } from './authenticate.js';
 import type { GatewayConfig } from './config.js';
@@ -69,15 +70,11 @@ export async function startGateway(config: GatewayConfig, deps: StartGatewayDeps
     revocation = deps.revocation;
   }
 
-  // An access line is assembled field by field from values that are never credentials (request id, method,
-  // route prefix, status, duration, token id, subject: see AccessLine), so it skips the redaction pass,
-  // which cost about 7% of the gateway's CPU under load. Every other line keeps it.
-  const accessLog = logger.child({}, { redact: [] });
   const metrics = new GatewayMetrics({
     revocation: ownedSet,
     now,
     identity: config.identityHeaders,
-    ...(config.accessLog ? { log: (line) => accessLog.info(line, 'request') } : {}),
+    log: config.accessLog ? createAccessLog(logger) : undefined,
   });
   const jwks = new JwksCache({
     url: config.jwksUrl,
