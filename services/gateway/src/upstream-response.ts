@@ -3,11 +3,57 @@ import { errorResponse, send } from './respond.js';
 
 /**
  * The upstream's answer, relayed to the client. http-proxy runs with `selfHandleResponse`, so this is the
- * step it would otherwise take: its response passes copy the headers one `setHeader` at a time through a
- * closure per header, which measured ~5% of a proxied request's CPU. Here the same headers go in one
- * `writeHead`. What those passes did is kept exactly (HTTP/1.0 framing, the Connection default, status
- * text), plus the request id the gateway echoes, unless the upstream sent its own.
+ * step it would otherwise take: its response passes build the parsed headers object and copy it one
+ * `setHeader` at a time. Here the upstream's raw header list goes to one `writeHead` as it came (names in
+ * their case, repeated fields kept), less the fields that belong to the upstream hop (RFC 9110 §7.6.1),
+ * plus the request id the gateway echoes unless the upstream sent its own. node:http then frames the
+ * client's hop itself: keep-alive or close as the client asked, chunked only for an HTTP/1.1 client.
  */
+
+/** Connection-specific fields, by length first: most header names are skipped without lowercasing. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
+const REQUEST_ID = 'x-request-id';
+
+/**
+ * The header list for the client: `raw` less hop-by-hop fields (and the fields the upstream's Connection
+ * header names), with `x-request-id` added when absent.
+ */
+export function clientHeaders(raw: readonly string[], requestId: string | undefined): string[] {
+  const out: string[] = [];
+  let named: Set<string> | undefined;
+  let hasRequestId = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (HOP_BY_HOP_LENGTHS.has(name.length) || name.length === REQUEST_ID.length) {
+      const lower = name.toLowerCase();
+      if (lower === REQUEST_ID) hasRequestId = true;
+      else if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') named = connectionOptions(value, named);
+        continue;
+      }
+    }
+    out.push(name, value);
+  }
+  if (named !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  if (!hasRequestId && requestId !== undefined) out.push(REQUEST_ID, requestId);
+  return out;
+}
+
+const PLAIN_CONNECTION_RE = /^\s*(?:close|keep-alive)\s*$/i;
+
+/** `Connection: close, x-private` makes x-private hop-by-hop too: adds such names to `into`. */
+function connectionOptions(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  if (PLAIN_CONNECTION_RE.test(value)) return into;
+  for (const option of value.split(',')) {
+    const name = option.trim().toLowerCase();
+    if (name !== '' && name !== 'close' && name !== 'keep-alive') (into ??= new Set()).add(name);
+  }
+  return into;
+}
 
 const UPSTREAM_RESPONSE = Symbol('upstream response');
 type RelayedResponse = ServerResponse & { [UPSTREAM_RESPONSE]?: IncomingMessage };
@@ -28,16 +74,8 @@ export function relayUpstreamResponse(
   res[UPSTREAM_RESPONSE] = upstream;
   res.on('close', onClientClose);
   if (!res.headersSent) {
-    const headers = upstream.headers;
     const requestId = req.headers['x-request-id'];
-    if (req.httpVersion === '1.0') {
-      // An HTTP/1.0 client cannot read chunked framing; Node closes after the body instead.
-      delete headers['transfer-encoding'];
-      headers.connection = req.headers.connection || 'close';
-    } else if (!headers.connection) {
-      headers.connection = req.headers.connection || 'keep-alive';
-    }
-    headers['x-request-id'] ??= requestId;
+    const headers = clientHeaders(upstream.rawHeaders, typeof requestId === 'string' ? requestId : undefined);
     try {
       const status = upstream.statusCode ?? 502;
       if (upstream.statusMessage) res.writeHead(status, upstream.statusMessage, headers);

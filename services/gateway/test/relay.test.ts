@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:http';
+import { Agent, type Server, createServer, request } from 'node:http';
 import { type AddressInfo, type Socket, connect, createServer as createTcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, call } from '../../../test/support/gateway-harness.js';
@@ -23,6 +23,13 @@ beforeAll(async () => {
       return;
     }
     if (req.url === '/own-id') res.setHeader('x-request-id', 'from-upstream');
+    if (req.url === '/hop-by-hop') {
+      // Fields about the upstream's own connection, one of them named by its Connection header.
+      res.setHeader('Connection', 'close, X-Private');
+      res.setHeader('Keep-Alive', 'timeout=1');
+      res.setHeader('X-Private', 'upstream hop only');
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+    }
     res.setHeader('x-seen-url', req.url ?? '');
     res.end('ok');
   });
@@ -72,8 +79,43 @@ describe("relaying the upstream's answer", () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("drops the upstream hop's connection fields and keeps the client's connection open (200)", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const { port } = new URL(stack.url);
+    const once = () =>
+      new Promise<{ headers: Record<string, unknown>; raw: string[]; reused: boolean; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/hop-by-hop', agent, headers: { authorization: `Bearer ${stack.auth.token()}` } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ headers: res.headers, raw: res.rawHeaders, reused: req.reusedSocket, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const first = await once();
+      expect(first.body).toBe('ok');
+      expect(first.headers).not.toHaveProperty('x-private');
+      expect(first.headers).not.toHaveProperty('keep-alive', 'timeout=1');
+      expect(first.headers.connection).toBe('keep-alive');
+      // Repeated fields come through as the upstream sent them.
+      expect(first.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+      // The upstream closed its own connection; the client's stays open for the next request.
+      const second = await once();
+      expect([second.body, second.reused]).toEqual(['ok', true]);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it("keeps the upstream's own request id (200)", async () => {
     expect((await get('/own-id')).headers['x-request-id']).toBe('from-upstream');
+  });
+
+  it('frames a chunked upstream answer as chunked for an HTTP/1.1 client (200)', async () => {
+    const res = await get('/chunked');
+    expect([res.status, res.body.toString(), res.headers['transfer-encoding']]).toEqual([200, 'ok', 'chunked']);
   });
 
   it('answers an HTTP/1.0 client without chunked framing, then closes (200)', async () => {
