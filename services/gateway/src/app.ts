@@ -22,6 +22,7 @@ import { type ErrorResponse, errorResponse, failureResponse, send, sendOnSocket 
 import type { RouteSpec } from './route-table.js';
 import { METHOD_NOT_ALLOWED, allowedMethods, createRouter, requiredPermission, rewritePath } from './routes.js';
 import type { UpstreamAgents } from './upstream-agents.js';
+import { UpstreamWatchdog } from './upstream-watchdog.js';
 
 export type GatewayAppConfig = Pick<
   GatewayConfig,
@@ -67,8 +68,12 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
   const { config, authenticator, logger, metrics } = deps;
   const names = config.identityHeaders;
   const twins = new Set([names.subject, names.org, names.tokenId, names.scope]);
+  const watchdog = new UpstreamWatchdog({ shortestTimeoutMs: Math.min(...config.routes.map((r) => r.timeoutMs)) });
   const router = createRouter(
-    config.routes.map((spec): RouteEntry => ({ spec, proxy: createRouteProxy(spec, { agent: deps.agents.for(spec.upstream), logger, metrics: metrics.forRoute(spec.prefix) }) })),
+    config.routes.map((spec): RouteEntry => ({
+      spec,
+      proxy: createRouteProxy(spec, { agent: deps.agents.for(spec.upstream), logger, metrics: metrics.forRoute(spec.prefix), watchdog }),
+    })),
   );
   const ownEndpoints = createOwnEndpoints({
     jwks: deps.jwks,

@@ -1,4 +1,4 @@
-import { type Agent, type ClientRequest, type IncomingMessage, ServerResponse } from 'node:http';
+import { type Agent, type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Options, type Plugin, createProxyMiddleware } from 'http-proxy-middleware';
@@ -8,6 +8,7 @@ import { errorResponse, send, sendOnSocket } from './respond.js';
 import type { RouteSpec } from './route-table.js';
 import { upstreamTarget } from './upstream-agents.js';
 import { relayUpstreamResponse } from './upstream-response.js';
+import { UpstreamTimeout, type UpstreamWatchdog } from './upstream-watchdog.js';
 
 /**
  * Forwarding to one route's upstream with http-proxy-middleware, without its default plugins (they log
@@ -31,24 +32,16 @@ export interface RouteProxy {
 
 type ProxyServer = Parameters<Plugin>[0];
 
-/** Marks the error the gateway raises itself when an upstream stays silent past the route's timeout. */
-class UpstreamTimeout extends Error {
-  readonly code = 'UPSTREAM_TIMEOUT';
-}
-
-// Shared by every request: `this` is the ClientRequest whose socket went idle too long.
-function onUpstreamTimeout(this: ClientRequest): void {
-  this.destroy(new UpstreamTimeout('upstream did not answer in time'));
-}
-
 export interface RouteProxyOptions {
   agent: Agent;
   logger: Logger;
   metrics: RouteMetrics;
+  /** Times out upstreams silent past the route's timeout (504). */
+  watchdog: UpstreamWatchdog;
 }
 
 export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): RouteProxy {
-  const { logger, metrics } = options;
+  const { logger, metrics, watchdog } = options;
 
   /** What http-proxy needs per request, built once: it copies this object, nothing else. */
   const forward = {
@@ -68,9 +61,9 @@ export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): R
   };
 
   const failures: Plugin = (proxyServer) => {
-    proxyServer.on('proxyReq', (proxyReq) => {
+    proxyServer.on('proxyReq', (proxyReq, req) => {
       // Emitted once the upstream request has its socket; the gateway drops `Expect` so this always fires.
-      proxyReq.setTimeout(spec.timeoutMs, onUpstreamTimeout);
+      watchdog.watch(req, proxyReq, spec.timeoutMs);
     });
     proxyServer.on('proxyRes', (proxyRes, req, res) => {
       metrics.answered(req, proxyRes.statusCode ?? 502);
@@ -87,6 +80,8 @@ export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): R
       // Already upgraded (or the upstream's answer started): only closing is left.
       else res.destroy();
     });
+    // Emitted once the upstream's answer has been read to its end.
+    proxyServer.on('end', (req) => watchdog.done(req));
     // Without its default plugins, http-proxy emits this when the client hung up first: nothing to answer.
     proxyServer.on('econnreset', () => undefined);
   };
