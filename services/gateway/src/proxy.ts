@@ -1,6 +1,6 @@
 import { type Agent, type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Stream } from 'node:stream';
 import { type Options, type Plugin, createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
 import type { RouteMetrics } from './metrics.js';
@@ -32,6 +32,25 @@ export interface RouteProxy {
 
 type ProxyServer = Parameters<Plugin>[0];
 
+/**
+ * The body of a request that has none (RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding), as
+ * http-proxy's `buffer` option: it ends the upstream request at once. Piping the client's request instead
+ * would add and remove seven listeners and wait a tick for an end that is already known. node:http
+ * discards the unread (empty) request when the response finishes.
+ */
+class NoBody extends Stream {
+  override pipe<T extends NodeJS.WritableStream>(destination: T): T {
+    destination.end();
+    return destination;
+  }
+}
+const NO_BODY = new NoBody();
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export interface RouteProxyOptions {
   agent: Agent;
   logger: Logger;
@@ -55,6 +74,8 @@ export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): R
     selfHandleResponse: true,
     agent: options.agent,
   } satisfies Options;
+  /** The same for a request without a body: http-proxy sends `buffer` in place of piping the request. */
+  const forwardWithoutBody = { ...forward, buffer: NO_BODY } satisfies Options;
 
   const onInvalidAnswer = (error: unknown, req: IncomingMessage): void => {
     logger.warn({ err: error, requestId: req.headers['x-request-id'], prefix: spec.prefix, upstream: spec.upstream }, 'upstream answer refused');
@@ -111,7 +132,7 @@ export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): R
   return {
     web(req, res) {
       try {
-        proxyServer.web(req, res, forward);
+        proxyServer.web(req, res, hasBody(req) ? forward : forwardWithoutBody);
       } catch (error) {
         // node:http refused the outgoing request before sending it: a 502 like any upstream failure.
         const requestId = String(req.headers['x-request-id'] ?? '');

@@ -6,15 +6,17 @@ import { Agent as HttpsAgent } from 'node:https';
  * the gateway does not reuse a socket the upstream is closing at that moment (a spurious 502).
  */
 export const UPSTREAM_FREE_SOCKET_TIMEOUT_MS = 4_000;
-export const UPSTREAM_MAX_FREE_SOCKETS = 256;
 
 /**
  * One keep-alive agent per upstream origin, shared by the routes that point there.
  *
  * `maxSockets` stays unbounded on purpose: the requests in flight already bound the upstream sockets, and
- * a cap would park requests in the agent's queue, where the route timeout (armed once a request has its
- * socket) does not run yet. `lifo` reuses the warmest socket and lets the surplus after a burst reach the
- * idle timeout and close.
+ * a cap would park requests in the agent's queue, where the route timeout (watched once a request has its
+ * socket) does not run yet. Node's defaults do the rest: up to 256 idle sockets kept, `lifo` scheduling,
+ * which reuses the warmest socket and lets the surplus after a burst reach the idle timeout and close.
+ *
+ * Only options that differ from the defaults are given: node:http copies the agent's options into every
+ * request's options (a spread into a dictionary object), so each extra key costs on every request.
  */
 export class UpstreamAgents {
   private readonly agents = new Map<string, HttpAgent>();
@@ -23,12 +25,7 @@ export class UpstreamAgents {
     const url = new URL(upstream);
     let agent = this.agents.get(url.origin);
     if (agent === undefined) {
-      const options = {
-        keepAlive: true,
-        maxFreeSockets: UPSTREAM_MAX_FREE_SOCKETS,
-        timeout: UPSTREAM_FREE_SOCKET_TIMEOUT_MS,
-        scheduling: 'lifo' as const,
-      };
+      const options = { keepAlive: true, timeout: UPSTREAM_FREE_SOCKET_TIMEOUT_MS };
       agent = url.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
       this.agents.set(url.origin, agent);
     }
