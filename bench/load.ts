@@ -21,6 +21,12 @@ export interface LoadRun {
   connections: number;
   durationSec: number;
   headers: Record<string, string>;
+  /**
+   * An offered load in requests per second, instead of as fast as answers come back. wrk paces each
+   * connection (a fixed wait after each answer); autocannon's overallRate releases each second's share
+   * in a burst, so its latencies at a rate include that burst.
+   */
+  ratePerSec?: number;
 }
 
 export type LoadTool = 'wrk' | 'autocannon';
@@ -56,7 +62,8 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
   const args = ['-t1', `-c${run.connections}`, `-d${run.durationSec}s`, '--timeout', '10s', '-s', join(ROOT, 'bench/wrk-report.lua')];
   for (const [name, value] of Object.entries(run.headers)) args.push('-H', `${name}: ${value}`);
   args.push(run.url);
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = run.ratePerSec === undefined ? process.env : { ...process.env, WRK_PACE_MS: String(Math.max(1, Math.round((run.connections * 1000) / run.ratePerSec))) };
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -110,6 +117,7 @@ export function runAutocannon(run: AutocannonRun): Promise<LoadResult> {
         headers: run.headers,
         timeout: 10,
         ...(run.amount !== undefined ? { amount: run.amount } : { duration: run.durationSec }),
+        ...(run.ratePerSec !== undefined ? { overallRate: run.ratePerSec } : {}),
         ...(next !== undefined
           ? { requests: [{ method: run.method ?? 'POST', setupRequest: (req: autocannon.Request) => ({ ...req, body: next() }) }] }
           : { method: run.method ?? 'GET' }),

@@ -8,3 +8,10 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     e.connect, e.read, e.write, e.status, e.timeout))
 end
+
+-- WRK_PACE_MS (bench/load.ts's offered-load runs): each connection waits that long after an answer before
+-- its next request, an offered load of connections x 1000 / WRK_PACE_MS requests per second.
+local pace = tonumber(os.getenv("WRK_PACE_MS"))
+if pace then
+  delay = function() return pace end
+end

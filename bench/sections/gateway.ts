@@ -21,13 +21,33 @@ export interface CandidateResult {
   medianP99ExcessMs: number;
 }
 
+/**
+ * Latency at one offered load, the same for the bare proxy and the gateway: half the gateway's own
+ * throughput, so neither is saturated (same load generator as the throughput rounds, paced). Under the saturating closed loop of the throughput rounds, latency
+ * is connections ÷ throughput (Little's law) and restates the req/s ratio; at an equal offered load the p99
+ * difference is what the gateway adds to a request.
+ */
+export interface FixedRateResult {
+  /** Requests per second offered to both, over all connections. */
+  rate: number;
+  bare: LoadResult[];
+  gateway: LoadResult[];
+  /** Per round: gateway p99 − bare proxy p99, ms. */
+  p99Excess: number[];
+  medianP99ExcessMs: number;
+}
+
 export interface GatewayResult {
   tool: LoadTool;
   path: string;
   connections: number;
   candidates: CandidateResult[];
+  fixedRate: FixedRateResult;
   checks: string[];
 }
+
+/** The offered load of the latency rounds, as a share of the gateway's measured throughput. */
+const FIXED_RATE_SHARE = 0.5;
 
 interface Candidate {
   name: string;
@@ -101,10 +121,20 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   }
 
   const bareRuns = runs.get(BARE)!;
+  const fixedRate = await latencyAtFixedRate(
+    tool,
+    candidates.find((c) => c.name === BARE)!,
+    candidates.find((c) => c.name === 'portcullis')!,
+    Math.round(FIXED_RATE_SHARE * median(runs.get('portcullis')!.map((r) => r.rps))),
+    options,
+    headers,
+    log,
+  );
   return {
     tool,
     path: TIMED_PATH,
     connections: options.connections,
+    fixedRate,
     checks,
     candidates: candidates.map((c) => {
       const own = runs.get(c.name)!;
@@ -124,6 +154,29 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       };
     }),
   };
+}
+
+/** Interleaved rounds of the bare proxy and the gateway at the same offered load. */
+async function latencyAtFixedRate(
+  tool: LoadTool,
+  bare: Candidate,
+  gateway: Candidate,
+  rate: number,
+  options: BenchOptions,
+  headers: Record<string, string>,
+  log: (line: string) => void,
+): Promise<FixedRateResult> {
+  const results = { bare: [] as LoadResult[], gateway: [] as LoadResult[] };
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const [name, c] of [['bare', bare], ['gateway', gateway]] as const) {
+      const result = await runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec: options.durationSec, headers, ratePerSec: rate });
+      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed at ${rate} req/s in round ${round}`);
+      results[name].push(result);
+      log(`  round ${round} at ${rate} req/s ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+    }
+  }
+  const p99Excess = results.gateway.map((r, i) => r.p99Ms - results.bare[i]!.p99Ms);
+  return { rate, ...results, p99Excess, medianP99ExcessMs: median(p99Excess) };
 }
 
 /**
