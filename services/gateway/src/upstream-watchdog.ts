@@ -5,7 +5,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
  *
  * A socket timeout per proxied request (`proxyReq.setTimeout`) costs two timers and four listeners per
  * request: armed for the request, re-armed by the agent when the socket goes back to the pool, and the
- * listeners added and removed around them. Here a request costs one Map insertion and one deletion. Every
+ * listeners added and removed around them. Here a request costs linking and unlinking one entry. Every
  * sweep, a request whose socket moved no byte for its route's timeout is destroyed with UpstreamTimeout
  * (the gateway answers 504).
  *
@@ -28,6 +28,8 @@ export const MAX_SWEEP_MS = 1_000;
 interface Watched {
   /** The request to the upstream. */
   readonly upstream: ClientRequest;
+  prev: Watched | undefined;
+  next: Watched | undefined;
   readonly timeoutMs: number;
   /** The socket's bytes read plus written at the last sweep that saw them move; -1 before the first. */
   bytes: number;
@@ -44,9 +46,14 @@ export interface UpstreamWatchdogOptions {
   timer?: boolean;
 }
 
+const WATCHED = Symbol('upstream watchdog entry');
+type WatchedClient = IncomingMessage & { [WATCHED]?: Watched | undefined };
+
 export class UpstreamWatchdog {
-  /** Keyed by the client's request, which both of http-proxy's events carry. */
-  private readonly watched = new Map<IncomingMessage, Watched>();
+  /** A doubly linked list: insertion and removal touch two neighbours, nothing is hashed or resized. */
+  private head: Watched | undefined;
+  private tail: Watched | undefined;
+  private count = 0;
   private readonly now: () => number;
   readonly intervalMs: number;
   private readonly useTimer: boolean;
@@ -59,29 +66,48 @@ export class UpstreamWatchdog {
   }
 
   get size(): number {
-    return this.watched.size;
+    return this.count;
   }
 
   /** Starts watching `upstream`, the request made for `client`, once it has its socket (`proxyReq`). */
   watch(client: IncomingMessage, upstream: ClientRequest, timeoutMs: number): void {
-    this.watched.set(client, { upstream, timeoutMs, bytes: -1, activeAt: 0 });
+    const entry: Watched = { upstream, timeoutMs, bytes: -1, activeAt: 0, prev: this.tail, next: undefined };
+    if (this.tail) this.tail.next = entry;
+    else this.head = entry;
+    this.tail = entry;
+    this.count += 1;
+    (client as WatchedClient)[WATCHED] = entry;
     // The timer runs only while something is in flight, and never keeps the process alive.
     if (this.useTimer && this.timer === undefined) this.timer = setInterval(() => this.sweep(), this.intervalMs).unref();
   }
 
   /** The upstream's answer to `client` is complete (http-proxy's `end` event): nothing left to time out. */
   done(client: IncomingMessage): void {
-    this.watched.delete(client);
+    const entry = (client as WatchedClient)[WATCHED];
+    if (entry === undefined) return;
+    (client as WatchedClient)[WATCHED] = undefined;
+    this.unlink(entry);
+  }
+
+  private unlink(entry: Watched): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.tail = entry.prev;
+    entry.prev = entry.next = undefined;
+    this.count -= 1;
   }
 
   /** One pass: forgets failed requests, times out silent ones. */
   sweep(): void {
     const now = this.now();
-    for (const [client, entry] of this.watched) {
+    for (let entry = this.head; entry !== undefined; ) {
+      const next = entry.next;
       const request = entry.upstream;
       if (request.destroyed) {
         // Failed or aborted (http-proxy answered the client), or completed without an `end` event.
-        this.watched.delete(client);
+        this.unlink(entry);
+        entry = next;
         continue;
       }
       const socket = request.socket;
@@ -90,11 +116,12 @@ export class UpstreamWatchdog {
         entry.bytes = bytes;
         entry.activeAt = now;
       } else if (now - entry.activeAt >= entry.timeoutMs) {
-        this.watched.delete(client);
+        this.unlink(entry);
         request.destroy(new UpstreamTimeout('upstream did not answer in time'));
       }
+      entry = next;
     }
-    if (this.watched.size === 0) this.stop();
+    if (this.count === 0) this.stop();
   }
 
   stop(): void {
