@@ -165,7 +165,6 @@ export class GatewayMetrics {
     this.log?.(req, 'gateway', status, elapsedMs(req) ?? 0);
   }
 
-
   jwksRefreshed(ok: boolean): void {
     this.jwksRefreshes.inc({ result: ok ? 'ok' : 'failed' });
   }
