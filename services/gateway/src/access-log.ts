@@ -17,7 +17,7 @@ export type AccessLog = (line: AccessLine) => void;
 /**
  * The access log, written straight to the logger's destination: the same line `logger.info(line,
  * 'request')` would write (pino's level, time and bindings, then the fields, then `msg`), without pino's
- * generic serialization, which measured about a tenth of a proxied request's CPU.
+ * generic serializer: about 1 µs a line on the bench machine, where pino took 2.2 µs for the same line.
  *
  * Only `route` (from the route table), `tokenId` and `subject` (from a verified token) can hold characters
  * that need escaping, and only they go through JSON.stringify. The request id is either the client's,

@@ -30,6 +30,8 @@ interface Watched {
   readonly upstream: ClientRequest;
   prev: Watched | undefined;
   next: Watched | undefined;
+  /** Still in the list: the sweep may drop an entry before http-proxy's `end` reports it done. */
+  linked: boolean;
   readonly timeoutMs: number;
   /** The socket's bytes read plus written at the last sweep that saw them move; -1 before the first. */
   bytes: number;
@@ -71,7 +73,7 @@ export class UpstreamWatchdog {
 
   /** Starts watching `upstream`, the request made for `client`, once it has its socket (`proxyReq`). */
   watch(client: IncomingMessage, upstream: ClientRequest, timeoutMs: number): void {
-    const entry: Watched = { upstream, timeoutMs, bytes: -1, activeAt: 0, prev: this.tail, next: undefined };
+    const entry: Watched = { upstream, timeoutMs, bytes: -1, activeAt: 0, prev: this.tail, next: undefined, linked: true };
     if (this.tail) this.tail.next = entry;
     else this.head = entry;
     this.tail = entry;
@@ -90,6 +92,8 @@ export class UpstreamWatchdog {
   }
 
   private unlink(entry: Watched): void {
+    if (!entry.linked) return;
+    entry.linked = false;
     if (entry.prev) entry.prev.next = entry.next;
     else this.head = entry.next;
     if (entry.next) entry.next.prev = entry.prev;

@@ -102,6 +102,21 @@ describe('UpstreamWatchdog', () => {
     expect(done.upstreamRequest.destroyed).toBe(false);
   });
 
+  it('keeps watching the others when a request the sweep already dropped is reported done', async () => {
+    const dog = watchdog();
+    const finished = await watched(dog);
+    const silent = await watched(dog);
+    finished.upstreamRequest.destroy(); // as node:http marks a completed request, before http-proxy's end event
+    dog.sweep();
+    expect(dog.size).toBe(1);
+    dog.done(finished.client);
+    expect(dog.size).toBe(1);
+    clock.ms += TIMEOUT_MS;
+    dog.sweep();
+    expect(await silent.failure).toBeInstanceOf(UpstreamTimeout);
+    expect(dog.size).toBe(0);
+  });
+
   it('sweeps every tenth of the shortest route timeout, within bounds', () => {
     expect(new UpstreamWatchdog({ shortestTimeoutMs: 200 }).intervalMs).toBe(20);
     expect(new UpstreamWatchdog({ shortestTimeoutMs: 30 }).intervalMs).toBe(MIN_SWEEP_MS);
