@@ -23,9 +23,9 @@ export interface CandidateResult {
 
 /**
  * Latency at one offered load, the same for the bare proxy and the gateway: half the gateway's own
- * throughput, so neither is saturated (same load generator as the throughput rounds, paced). Under the saturating closed loop of the throughput rounds, latency
- * is connections ÷ throughput (Little's law) and restates the req/s ratio; at an equal offered load the p99
- * difference is what the gateway adds to a request.
+ * throughput, so neither is saturated (same load generator as the throughput rounds, paced). Under the
+ * saturating closed loop of the throughput rounds, latency is connections ÷ throughput (Little's law) and
+ * restates the req/s ratio; at an equal offered load the p99 difference is what the gateway adds.
  */
 export interface FixedRateResult {
   /** Requests per second offered to both, over all connections. */
