@@ -27,6 +27,10 @@ export interface LoadRun {
    * in a burst, so its latencies at a rate include that burst.
    */
   ratePerSec?: number;
+  /** GET by default. */
+  method?: 'GET' | 'POST';
+  /** The same body on every request. */
+  body?: string;
 }
 
 export type LoadTool = 'wrk' | 'autocannon';
@@ -62,7 +66,10 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
   const args = ['-t1', `-c${run.connections}`, `-d${run.durationSec}s`, '--timeout', '10s', '-s', join(ROOT, 'bench/wrk-report.lua')];
   for (const [name, value] of Object.entries(run.headers)) args.push('-H', `${name}: ${value}`);
   args.push(run.url);
-  const env = run.ratePerSec === undefined ? process.env : { ...process.env, WRK_PACE_MS: String(Math.max(1, Math.round((run.connections * 1000) / run.ratePerSec))) };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (run.ratePerSec !== undefined) env.WRK_PACE_MS = String(Math.max(1, Math.round((run.connections * 1000) / run.ratePerSec)));
+  if (run.method !== undefined) env.WRK_METHOD = run.method;
+  if (run.body !== undefined) env.WRK_BODY = run.body;
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -93,7 +100,6 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
 
 /** An autocannon run may also send a body of its own for every request, and stop after a count. */
 export interface AutocannonRun extends LoadRun {
-  method?: 'GET' | 'POST';
   /** Called once per request: its body (the exchange bench hands out a fresh PAT each time). */
   nextBody?: () => string;
   /** Stop after this many requests instead of after `durationSec`; `durationSec` then only bounds a stall. */
@@ -125,7 +131,7 @@ export function runAutocannon(run: AutocannonRun): Promise<LoadResult> {
         ...(run.ratePerSec !== undefined ? { overallRate: run.ratePerSec } : {}),
         ...(next !== undefined
           ? { requests: [{ method: run.method ?? 'POST', setupRequest: (req: autocannon.Request) => ({ ...req, body: next() }) }] }
-          : { method: run.method ?? 'GET' }),
+          : { method: run.method ?? 'GET', ...(run.body !== undefined ? { body: run.body } : {}) }),
       },
       (error, result) => {
         clearTimeout(stall);

@@ -38,7 +38,7 @@ const report: BenchReport = {
   machine: machineInfo(),
   loadTool: tool === 'wrk' ? `wrk ${wrkVersion() ?? ''} (1 thread)`.replace('  ', ' ') : 'autocannon',
 };
-log(`bench: ${options.quick ? 'quick' : 'full'} mode, sections ${options.sections.join(', ')}, gateway load generator ${report.loadTool}`);
+log(`bench: ${options.quick ? 'quick' : 'full'} mode, sections ${options.sections.join(', ')}, load generator ${report.loadTool}`);
 
 async function section<T>(name: Section, run: () => Promise<T>): Promise<Outcome<T> | undefined> {
   if (!options.sections.includes(name)) return undefined;
@@ -64,7 +64,7 @@ try {
   }
   const stack = await startStack(cleanup, { bcryptCost: options.bcryptCost, gatewayEnv: options.gatewayEnv, compiled: options.from === 'dist' });
   report.gateway = await section('gateway', () => benchGateway(stack, options, tool, log));
-  report.exchange = await section('exchange', () => benchExchange(stack, options, log));
+  report.exchange = await section('exchange', () => benchExchange(stack, options, tool, log));
   report.revocation = await section('revocation', () => benchRevocation(stack, options, log));
   report.memory = await section('memory', () => benchMemory(stack, options, log));
 } finally {

@@ -9,6 +9,10 @@ done = function(summary, latency, requests)
     e.connect, e.read, e.write, e.status, e.timeout))
 end
 
+-- WRK_METHOD and WRK_BODY (bench/load.ts's POST runs): the same method and body on every request.
+wrk.method = os.getenv("WRK_METHOD") or wrk.method
+wrk.body = os.getenv("WRK_BODY") or wrk.body
+
 -- WRK_PACE_MS (bench/load.ts's offered-load runs): each connection waits that long after an answer before
 -- its next request, an offered load of connections x 1000 / WRK_PACE_MS requests per second.
 local pace = tonumber(os.getenv("WRK_PACE_MS"))

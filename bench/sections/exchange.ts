@@ -1,6 +1,6 @@
 import { runBenchScript } from '../children.js';
 import { mapLimit } from '../http.js';
-import { type LoadResult, runAutocannon } from '../load.js';
+import { type LoadResult, type LoadTool, runAutocannon, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
 import type { Pat, Stack } from '../stack.js';
 import { median } from '../stats.js';
@@ -35,7 +35,7 @@ const CREATE_CONCURRENCY = 4;
  * bcrypt compares at the same cost and concurrency, and the same PAT exchanged over and over (verified
  * once, then from auth's cache). Rounds interleave the three: ceiling, then first use, ceiling, repeated per round.
  */
-export async function benchExchange(stack: Stack, options: BenchOptions, log: (line: string) => void): Promise<ExchangeResult> {
+export async function benchExchange(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void): Promise<ExchangeResult> {
   const ceilingRun = (durationSec: number) =>
     runBenchScript<CeilingRun>(
       'bench/servers/bcrypt-ceiling.ts',
@@ -81,8 +81,9 @@ export async function benchExchange(stack: Stack, options: BenchOptions, log: (l
     });
   };
   const repeatedBody = `pat=${repeatedPat.key}`;
+  // The bench's load generator, as for the gateway: autocannon would run in this process, on the cores auth needs.
   const repeated = (durationSec: number) =>
-    runAutocannon({ url, headers, connections: options.connections, durationSec, nextBody: () => repeatedBody });
+    runLoad(tool, { url, headers, connections: options.connections, durationSec, method: 'POST', body: repeatedBody });
   const mustPass = (what: string, r: LoadResult): LoadResult => {
     if (r.failures > 0) throw new Error(`${what}: ${r.failures} of ${r.requests} exchanges failed`);
     return r;
