@@ -91,7 +91,7 @@ function header(report: BenchReport): string[] {
     `Portcullis bench, ${report.startedAt} (commit ${m.commit})`,
     `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}; 1-min load ${m.loadStart.toFixed(2)} at start, ${m.loadEnd?.toFixed(2) ?? '?'} at end`,
     `${o.quick ? 'QUICK mode (smoke test, not figures)' : 'full mode'}: ${o.rounds} interleaved rounds x ${o.durationSec} s, warm-up ${o.warmupSec} s, ` +
-      `${o.connections} connections, loopback; load generator ${report.loadTool} (first-use exchanges: autocannon, a fresh PAT per request)`,
+      `${o.connections} connections, loopback; load generator ${report.loadTool}${report.loadTool === 'autocannon' ? '' : ' (first-use exchanges: autocannon, a fresh PAT per request)'}`,
     o.from === 'dist'
       ? 'auth and gateways run compiled (node services/*/dist/main.js, built by npm run build first), as the Docker image runs them'
       : 'auth and gateways run from source under tsx (--from=source), as npm start runs them',
