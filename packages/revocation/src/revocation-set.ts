@@ -47,6 +47,7 @@ export class RevocationSet {
   readonly #sessions = new Map<string, number>();
   readonly #listeners = new Set<RevocationListener>();
   #lastContactAt: number | undefined;
+  #snapshots = 0;
   #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RevocationSetOptions) {
@@ -60,7 +61,10 @@ export class RevocationSet {
   async start(): Promise<void> {
     if (!this.#pruneTimer) this.#pruneTimer = setInterval(() => this.prune(), this.#pruneIntervalMs).unref();
     const handlers: RevocationHandlers = {
-      onSnapshot: (entries) => this.#apply(entries),
+      onSnapshot: (entries) => {
+        this.#snapshots += 1;
+        this.#apply(entries);
+      },
       onEntries: (entries) => this.#apply(entries),
       onContact: (atMs) => {
         this.#lastContactAt = Math.max(this.#lastContactAt ?? atMs, atMs);
@@ -112,6 +116,14 @@ export class RevocationSet {
   /** Epoch ms of the latest contact with the source, or `undefined` before the first. */
   get lastContactAt(): number | undefined {
     return this.#lastContactAt;
+  }
+
+  /**
+   * Whole snapshots applied since start: the first load, then one per reload (a reconnect, a lost message, a
+   * Redis that lost its data, a rebuild's resync message). Each decodes every live entry at once.
+   */
+  get snapshots(): number {
+    return this.#snapshots;
   }
 
   /** Entries held: PATs with a revocation plus revoked sessions. */

@@ -133,11 +133,24 @@ describe('Redis revocation source', () => {
 
   it('reloads the snapshot on a resync message', async () => {
     const set = await started();
+    const loads = set.snapshots;
     const command = clients.connect();
     // An entry that reached Redis without a message (a revoke whose PUBLISH was lost); rebuild announces it.
     await command.zadd(SET, T0 + HOUR, encodeMember(sessionEntry('jti-silent')));
     await writer.rebuild([]);
     await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-silent'))).toBe(true));
+    // One more load: the one the resync message asked for.
+    expect(set.snapshots).toBe(loads + 1);
+  });
+
+  it('applies published revocations without reloading the snapshot', async () => {
+    const set = await started();
+    const loads = set.snapshots;
+    expect(loads).toBeGreaterThanOrEqual(1);
+    await writer.revoke([tokenEntry('pat-published'), sessionEntry('jti-published')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims('pat-published'))).toBe(true));
+    expect(set.isRevoked(claims(undefined, T0, 'jti-published'))).toBe(true);
+    expect(set.snapshots).toBe(loads);
   });
 
   it('ignores malformed messages and set members, and keeps working', async () => {

@@ -7,6 +7,7 @@ import { LatencyHistogram, PendingCount } from './hot-metrics.js';
 export interface RevocationStats {
   readonly size?: number;
   readonly lastContactAt?: number | undefined;
+  readonly snapshots?: number;
 }
 
 const STARTED = Symbol('request started');
@@ -31,7 +32,8 @@ export interface RouteMetrics {
 /**
  * The gateway's Prometheus metrics, in a registry of its own: requests by route and status, latency to
  * the upstream's answer by route, upstream failures, answers the gateway gave itself (rejections), JWKS
- * refreshes, and the revocation set's size and last sync age (read when scraped, never per request).
+ * refreshes, and the revocation set's size, last sync age and snapshots loaded (read when scraped, never per
+ * request).
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -111,6 +113,16 @@ export class GatewayMetrics {
 
       collect() {
         this.set(revocation?.size ?? 0);
+      },
+    });
+    new Counter({
+      name: 'portcullis_gateway_revocation_snapshots_total',
+      help: 'Whole revocation snapshots loaded from Redis: the first, then one per reload (reconnect, lost message, Redis restart, resync).',
+      registers,
+
+      collect() {
+        this.reset();
+        this.inc(revocation?.snapshots ?? 0);
       },
     });
     new Gauge({

@@ -38,6 +38,8 @@ routes:
     expect(text).toMatch(/portcullis_gateway_jwks_refreshes_total\{result="ok"\} [1-9]/);
     expect(text).toMatch(/portcullis_gateway_revocation_entries 1/);
     expect(text).toMatch(/portcullis_gateway_revocation_sync_age_seconds \d/);
+    // The in-process bus hands the set one snapshot at start; the revoke above came as entries.
+    expect(text).toMatch(/portcullis_gateway_revocation_snapshots_total 1\n/);
     expect(text).not.toContain(token);
   });
 });
