@@ -163,6 +163,7 @@ export function renderText(report: BenchReport): string {
     `  ${num(m.tokens)} distinct verified tokens + ${num(m.revocationEntries)} revocation entries (bench-served JWKS, see report)`,
     `  idle ${mb(m.idleBytes)} MB, warm ${mb(m.warmBytes)} MB, after revocations ${mb(m.afterRevocationsBytes)} MB, ` +
       `after tokens ${mb(m.afterTokensBytes)} MB, ${SETTLE_MS / 1000} s later ${mb(m.settledBytes)} MB, peak ${mb(m.peakBytes)} MB`,
+    `  revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test)`,
     `  (the gateway runs ${m.compiled ? 'compiled, from dist/' : 'under tsx'}: an idle node process is ${mb(m.idleNodeBytes)} MB, ${mb(m.idleNodeTsxBytes)} MB with --import tsx)`,
   ]);
 
@@ -248,6 +249,8 @@ export function renderMarkdown(report: BenchReport): string {
         `| idle | warm | after revocations | after tokens | ${SETTLE_MS / 1000} s later | peak (VmHWM) |`,
         '|---:|---:|---:|---:|---:|---:|',
         `| ${mb(m.idleBytes)} MB | ${mb(m.warmBytes)} MB | ${mb(m.afterRevocationsBytes)} MB | ${mb(m.afterTokensBytes)} MB | ${mb(m.settledBytes)} MB | ${mb(m.peakBytes)} MB |`,
+        '',
+        `Revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test, each decoding every entry at once).`,
         '',
         `An idle \`node -e\` process: ${mb(m.idleNodeBytes)} MB; the same with \`--import tsx\`: ${mb(m.idleNodeTsxBytes)} MB.`,
         '',

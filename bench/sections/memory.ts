@@ -27,6 +27,11 @@ export interface MemoryResult {
   /** An idle `node -e` and the same under `--import tsx`: what the loader alone adds to every figure above. */
   idleNodeBytes: number;
   idleNodeTsxBytes: number;
+  /**
+   * Whole revocation snapshots the gateway loaded (its /metrics at the end): 1 is the load at start; more
+   * means it reloaded the set during the test, decoding every entry at once again.
+   */
+  revocationSnapshots: number;
   /** The gateway ran from `dist/` (as deployed) rather than from source under tsx. */
   compiled: boolean;
   method: string;
@@ -130,6 +135,9 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   await sleep(SETTLE_MS);
   const { rssBytes: settledBytes, peakBytes } = residentSet(pid);
   log(`  ${options.memoryTokens} distinct tokens in ${tokenSeconds.toFixed(1)} s; RSS idle ${mb(idleBytes)} MB, after ${mb(afterTokensBytes)} MB, peak ${mb(peakBytes)} MB`);
+  const metrics = await call(agent, `${gateway.url}/metrics`);
+  const snapshots = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(metrics.body);
+  if (metrics.status !== 200 || snapshots === null) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
 
   return {
     tokens: options.memoryTokens,
@@ -143,6 +151,7 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
     tokenSeconds,
     idleNodeBytes,
     idleNodeTsxBytes,
+    revocationSnapshots: Number(snapshots[1]),
     compiled: stack.compiled,
     method: METHOD + (stack.compiled ? HOW_IT_RAN.compiled : HOW_IT_RAN.source),
   };
