@@ -117,7 +117,7 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'portcullis_gateway_revocation_snapshots_total',
-      help: 'Whole revocation snapshots loaded from Redis: the first, then one per reload (reconnect, lost message, Redis restart, resync).',
+      help: 'Whole revocation snapshots loaded (from Redis, or the in-process bus): the first, then one per reload (reconnect, lost message, Redis restart, resync).',
       registers,
 
       collect() {
