@@ -30,8 +30,11 @@ export interface RedisRevocationSourceOptions {
  * applied without gaps (`applied`). It never trusts a connection to have delivered everything:
  * - a message whose sequence skips one means a message was lost: reload at once;
  * - the heartbeat reads the counter. At or below `applied`, the source was current when the read was sent:
- *   that is contact. Above it, messages are on their way; if they are still missing at the next heartbeat,
+ *   that is contact. Above it, messages are on their way; if none of them has arrived by the next heartbeat,
  *   they were lost: reload. Below what was applied, Redis lost its data (FLUSHALL, restart): reload.
+ *   Messages still arriving in order by then mean a slow reader (a busy event loop during a burst), not a
+ *   loss: a lost one among them would skip a sequence. Reloading 100,000 entries for that would only make
+ *   the reader slower, so it waits another heartbeat, as long as it keeps moving.
  * This holds for one node, through Sentinel, and on a Cluster, where ioredis moves its subscription between
  * nodes by itself (every message leaves from the node owning the keys, in order, so the reasoning holds).
  *
@@ -39,7 +42,15 @@ export interface RedisRevocationSourceOptions {
  * retrying until `close()`, so a gateway can start while Redis is down and serve (failing closed) until it
  * is back. `close()` unsubscribes but does not quit the clients: their owner does.
  */
-export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RevocationSource {
+export interface RedisRevocationSource extends RevocationSource {
+  /**
+   * Runs one heartbeat now, as the timer does every `heartbeatMs`; settles once its read has been handled.
+   * For tests that drive the heartbeat themselves (with a `heartbeatMs` longer than the test).
+   */
+  heartbeat(): Promise<void>;
+}
+
+export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RedisRevocationSource {
   const { subscriber, command } = options;
   const keys = revocationKeys(options.keyPrefix);
   const now = options.now ?? Date.now;
@@ -55,8 +66,9 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   // Every change up to this sequence is in the set we hold; `received` holds the ones seen beyond it.
   let applied = 0;
   const received = new Set<number>();
-  // A heartbeat's read found the counter ahead: those messages must have arrived by the next heartbeat.
-  let awaiting: { seq: number; sentAt: number } | undefined;
+  // A heartbeat's read found the counter ahead, at `seq`, while `applied` was `appliedThen`: by the next
+  // heartbeat, `applied` must have reached `seq` or at least moved.
+  let awaiting: { seq: number; sentAt: number; appliedThen: number } | undefined;
   let syncing = false;
   let syncAgain = false;
   let checking = false;
@@ -143,29 +155,31 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     }
   }
 
-  function tick(): void {
+  /** One heartbeat; the promise (for tests) settles once its read has been handled. */
+  function tick(): Promise<void> {
     if (!inSync) {
       // Retries a load that failed while the connections stayed up (no 'ready' will come to trigger it).
       if (!syncing) requestSync();
-      return;
+      return Promise.resolve();
     }
-    if (checking) return; // a hung read must not pile up more behind it
+    if (checking) return Promise.resolve(); // a hung read must not pile up more behind it
     checking = true;
     const sentAt = now();
     const sentIn = epoch;
-    command.get(keys.sequence).then(
+    return command.get(keys.sequence).then(
       (raw) => {
         checking = false;
         if (closed || !inSync || sentIn !== epoch) return;
         const current = toSequence(raw);
         if (current < applied) return resync(); // Redis lost its data; auth's rebuild restores it
-        if (awaiting && applied < awaiting.seq) return resync(); // a heartbeat period was enough: lost
+        // A whole heartbeat period without one of the messages the last read announced: lost.
+        if (awaiting && applied < awaiting.seq && applied === awaiting.appliedThen) return resync();
         if (applied >= current) {
           // The reply proves contact as of when the read was sent, not when it arrived.
           handlers?.onContact(sentAt);
           return;
         }
-        awaiting = { seq: current, sentAt };
+        awaiting = { seq: current, sentAt, appliedThen: applied };
       },
       (error: unknown) => {
         checking = false;
@@ -197,6 +211,8 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   }
 
   return {
+    heartbeat: tick,
+
     start(h) {
       if (handlers) return Promise.reject(new Error('revocation source already started'));
       if (closed) return Promise.reject(new Error('revocation source is closed'));
@@ -206,7 +222,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       // to have missed something: reload at once rather than a heartbeat or two later.
       subscriber.on('ready', resync);
       command.on('ready', requestSync);
-      heartbeat = setInterval(tick, heartbeatMs).unref();
+      heartbeat = setInterval(() => void tick(), heartbeatMs).unref();
       const started = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           firstSync = undefined;

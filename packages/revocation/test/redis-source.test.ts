@@ -6,7 +6,7 @@ import {
   encodeMember,
   revocationKeys,
 } from '../src/index.js';
-import type { RevocationWriter } from '../src/index.js';
+import type { RedisRevocationSource, RevocationWriter } from '../src/index.js';
 import { startRedis, type RedisServer } from '../../../test/support/redis.js';
 import { HOUR, STALENESS_MS, T0, claims, manualClock, sessionEntry, tokenEntry } from './helpers.js';
 import { redisClients } from './redis-clients.js';
@@ -108,6 +108,61 @@ describe('Redis revocation source', () => {
     await admin.multi().zadd(SET, T0 + HOUR, encodeMember(sessionEntry('jti-lost'))).incr(SEQUENCE).exec();
     await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-lost'))).toBe(true));
     expect(set.isFresh()).toBe(true);
+  });
+
+  describe('when a heartbeat finds the counter ahead', () => {
+    /** A reader whose heartbeat only runs when the test calls it. */
+    async function drivenReader(): Promise<{ set: RevocationSet; source: RedisRevocationSource }> {
+      const source = createRedisRevocationSource({ ...clients.pair(), now: clock.now, heartbeatMs: HOUR });
+      const set = new RevocationSet({ source, stalenessMs: STALENESS_MS, now: clock.now });
+      sets.push(set);
+      await set.start();
+      return { set, source };
+    }
+
+    /** Two revocations stored and counted, their messages not yet delivered: what a slow reader sees. */
+    async function twoInFlight(): Promise<void> {
+      const admin = clients.connect();
+      await admin
+        .multi()
+        .zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-1')), T0 + HOUR, encodeMember(tokenEntry('pat-2')))
+        .incrby(SEQUENCE, 2)
+        .exec();
+    }
+
+    function deliver(seq: number, id: string): Promise<number> {
+      return clients.connect().publish(CHANNEL, JSON.stringify({ v: 1, seq, type: 'entries', entries: [tokenEntry(id)] }));
+    }
+
+    it('waits while the announced messages keep arriving in order, without reloading', async () => {
+      const { set, source } = await drivenReader();
+      await twoInFlight();
+      await source.heartbeat(); // reads 2 while 0 are applied: two messages are on their way
+      await deliver(1, 'pat-1');
+      await vi.waitFor(() => expect(set.isRevoked(claims('pat-1'))).toBe(true));
+      // Still one short a heartbeat later, but the reader moved: slow, not lossy.
+      await source.heartbeat();
+      expect(set.isRevoked(claims('pat-2'))).toBe(false);
+      await deliver(2, 'pat-2');
+      await vi.waitFor(() => expect(set.isRevoked(claims('pat-2'))).toBe(true));
+      await source.heartbeat();
+      expect(set.snapshots).toBe(1); // the start-up load only
+      expect(set.isFresh()).toBe(true);
+    });
+
+    it('reloads when a heartbeat period passes without one of them', async () => {
+      const { set, source } = await drivenReader();
+      await twoInFlight();
+      await source.heartbeat();
+      await deliver(1, 'pat-1');
+      await vi.waitFor(() => expect(set.isRevoked(claims('pat-1'))).toBe(true));
+      await source.heartbeat(); // moved since the last read: one more period
+      expect(set.snapshots).toBe(1);
+      // The last message never comes: no progress over a whole period is a loss.
+      await source.heartbeat();
+      await vi.waitFor(() => expect(set.isRevoked(claims('pat-2'))).toBe(true));
+      expect(set.snapshots).toBe(2);
+    });
   });
 
   it('reloads at once when a message skips a sequence, without waiting for a heartbeat', async () => {
