@@ -79,6 +79,9 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   const env = { UPSTREAM_URL: stack.upstream.url };
   const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', env);
   cleanup.defer('bare proxy', () => bare.stop());
+  // Not a target candidate: the bare proxy plus the headers the gateway adds, to price them apart.
+  const bareHeaders = await spawnBenchServer('bench/servers/bare-proxy.ts', { ...env, GATEWAY_HEADERS: '1' });
+  cleanup.defer('bare proxy with the gateway headers', () => bareHeaders.stop());
   const express = await spawnBenchServer('bench/servers/express-proxy.ts', env);
   cleanup.defer('express proxy', () => express.stop());
   const gateway = await stack.startGateway();
@@ -92,6 +95,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   const candidates: Candidate[] = [
     { name: 'upstream', label: 'upstream direct (no proxy)', url: stack.upstream.url },
     { name: BARE, label: 'bare node:http keep-alive proxy', url: bare.url },
+    { name: 'bare-headers', label: "the same + the gateway's 8 upstream headers (not judged)", url: bareHeaders.url },
     { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', url: express.url },
     { name: 'portcullis', label: 'Portcullis gateway, every check on', url: gateway.url },
     { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, url: workers.url },

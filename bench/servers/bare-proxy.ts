@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type IncomingHttpHeaders, Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -5,11 +6,24 @@ import type { AddressInfo } from 'node:net';
  * The Node ceiling: a reverse proxy on bare `node:http` with a keep-alive agent to the upstream, no
  * framework, no checks. It still does what any correct proxy must (drops hop-by-hop headers, answers 502
  * when the upstream fails), so it is a floor for the work a real gateway does, not a shortcut.
+ *
+ * With GATEWAY_HEADERS=1 (a candidate that is not judged) it also sends the eight request headers the
+ * gateway adds to every proxied request (X-Request-Id, the four identity headers, three X-Forwarded-*),
+ * with values as long as the gateway's, and echoes the request id to the client: what those headers cost
+ * node:http by themselves, apart from any check.
  */
 const upstream = new URL(process.env.UPSTREAM_URL ?? '');
+const gatewayHeaders = process.env.GATEWAY_HEADERS === '1';
 const agent = new Agent({ keepAlive: true });
 // RFC 9110 §7.6.1: connection-specific fields are not forwarded.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+// Identity values shaped like a bench session's: user, organization and token ids are UUIDs.
+const IDENTITY = {
+  'x-auth-subject': randomUUID(),
+  'x-auth-org': randomUUID(),
+  'x-auth-token-id': randomUUID(),
+  'x-auth-scope': 'bench:read',
+};
 
 function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out = { ...headers };
@@ -20,10 +34,20 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 const server = createServer((req, res) => {
   const headers = forwardable(req.headers);
   headers.host = upstream.host;
+  const requestId = gatewayHeaders ? randomUUID() : undefined;
+  if (requestId !== undefined) {
+    headers['x-request-id'] = requestId;
+    Object.assign(headers, IDENTITY);
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-host'] = req.headers.host ?? '';
+  }
   const outgoing = request(
     { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
     (answer) => {
-      res.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
+      const answerHeaders = forwardable(answer.headers);
+      if (requestId !== undefined) answerHeaders['x-request-id'] = requestId;
+      res.writeHead(answer.statusCode ?? 502, answerHeaders);
       answer.pipe(res);
     },
   );
