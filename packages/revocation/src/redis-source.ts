@@ -44,7 +44,8 @@ export interface RedisRevocationSourceOptions {
  */
 export interface RedisRevocationSource extends RevocationSource {
   /**
-   * Runs one heartbeat now, as the timer does every `heartbeatMs`; settles once its read has been handled.
+   * Runs one heartbeat now, as the timer does every `heartbeatMs`; settles once its read of the counter has
+   * been handled (at once when the source is out of sync: it then only asks for a reload, as the timer does).
    * For tests that drive the heartbeat themselves (with a `heartbeatMs` longer than the test).
    */
   heartbeat(): Promise<void>;
