@@ -29,8 +29,8 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
-function nodeArgs(script: string): [string, string[]] {
-  const argv = ['--conditions=source', '--import', 'tsx', join(ROOT, script)];
+function nodeArgs(script: string, execArgv: readonly string[] = []): [string, string[]] {
+  const argv = [...execArgv, '--conditions=source', '--import', 'tsx', join(ROOT, script)];
   // setpriv makes the kernel kill the child if the bench dies without running its exit hook (SIGKILL).
   return existsSync('/usr/bin/setpriv')
     ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...argv]]
@@ -67,9 +67,10 @@ function stopChild(child: ChildProcess): Promise<void> {
 /**
  * Starts one of the bench's own servers (`bench/servers/*.ts`) in its own Node process, the way the
  * services run (tsx, source condition), and resolves once it prints `{"msg":"listening","url":...}`.
+ * `execArgv`: Node options before the script (`--cpu-prof`).
  */
-export function spawnBenchServer(script: string, env: Record<string, string>): Promise<BenchProcess> {
-  const [file, argv] = nodeArgs(script);
+export function spawnBenchServer(script: string, env: Record<string, string>, execArgv: readonly string[] = []): Promise<BenchProcess> {
+  const [file, argv] = nodeArgs(script, execArgv);
   const child = spawn(file, argv, { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));

@@ -24,6 +24,8 @@ export interface BenchOptions {
   gatewayEnv: Record<string, string>;
   /** How auth and the gateways run: `dist` (compiled by `npm run build`, as the Docker image runs them) or `source` (tsx, as `npm start`). */
   from: 'dist' | 'source';
+  /** After the gateway rounds, profile the bare proxy and the gateway (`node --cpu-prof`) under the same load. */
+  profile: boolean;
   sections: Section[];
   resultsDir: string;
 }
@@ -46,6 +48,9 @@ const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> 
   --gateway-env=K=V,K=V    extra environment for every gateway started (e.g. ACCESS_LOG=false); shown in the report
  --from=dist|source       run auth and the gateways compiled (default; the bench runs npm run build first, as
                            the Docker image runs them) or from source under tsx (as npm start)
+  --profile                after the gateway rounds, one more run each of the bare proxy and the gateway under
+                           node --cpu-prof: CPU per request by area and function in the report, and the
+                           .cpuprofile files (flame graphs in Chrome DevTools or speedscope) next to it
   --only=a,b               sections to run: gateway, exchange, revocation, memory (default all)
   --results=DIR            where the reports go (default bench/results)
 `;
@@ -67,7 +72,8 @@ function flags(argv: readonly string[]): Map<string, string> {
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const given = flags(argv);
   const raw = (name: string): string | undefined => given.get(name) ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
-  const quick = ['1', 'true', 'yes'].includes((raw('quick') ?? '').toLowerCase());
+  const flag = (name: string): boolean => ['1', 'true', 'yes'].includes((raw(name) ?? '').toLowerCase());
+  const quick = flag('quick');
   const base = quick ? QUICK : FULL;
   const problems: string[] = [];
   const number = (name: string, fallback: number, min: number): number => {
@@ -107,6 +113,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     loadgen: loadgen as BenchOptions['loadgen'],
     gatewayEnv,
     from: from as BenchOptions['from'],
+    profile: flag('profile'),
     sections: sections as Section[],
     resultsDir: raw('results') ?? 'bench/results',
   };

@@ -1,7 +1,7 @@
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ExchangeResult } from './sections/exchange.js';
-import type { GatewayResult } from './sections/gateway.js';
+import { type GatewayResult, PROFILE_INTERVAL_US, type ProfiledRun } from './sections/gateway.js';
 import { type MemoryResult, SETTLE_MS } from './sections/memory.js';
 import type { RevocationResult } from './sections/revocation.js';
 import { mb, median } from './stats.js';
@@ -142,6 +142,7 @@ export function renderText(report: BenchReport): string {
       `bare p50 ${median(g.fixedRate.bare.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.bare.map((r) => r.p99Ms)).toFixed(2)} ms, ` +
       `gateway p50 ${median(g.fixedRate.gateway.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.gateway.map((r) => r.p99Ms)).toFixed(2)} ms; ` +
       `p99 difference per round ${g.fixedRate.p99Excess.map(signedMs).join(', ')}`,
+    ...(g.profiles === undefined ? [] : Array.isArray(g.profiles) ? profileText(g.profiles) : [`  profiling FAILED: ${g.profiles.error.split('\n')[0]}`]),
   ]);
   section(`2. Exchange, POST /auth/v1/token (bcrypt cost ${report.options.bcryptCost}, ${report.options.connections} in flight)`, report.exchange, (e) =>
     table(
@@ -170,6 +171,63 @@ export function renderText(report: BenchReport): string {
   out.push('Targets');
   out.push(...table(targets(report).map((t) => [t.goal, t.value, verdict(t.pass)]), [false, true, false]));
   return `${out.join('\n')}\n`;
+}
+
+/** Areas of the profiled runs side by side, largest first: [area, µs per request of each run]. */
+function areaRows(profiles: ProfiledRun[]): [string, number[]][] {
+  const names = [...new Set(profiles.flatMap((p) => p.areas.map((a) => a.name)))];
+  const rows = names.map((name): [string, number[]] => [name, profiles.map((p) => p.areas.find((a) => a.name === name)?.us ?? 0)]);
+  return rows.sort((a, b) => Math.max(...b[1]) - Math.max(...a[1]));
+}
+
+const PROFILE_TEXT_AREAS = 12;
+const PROFILE_TEXT_FUNCTIONS = 10;
+
+function profileText(profiles: ProfiledRun[]): string[] {
+  const [first, last] = [profiles[0]!, profiles.at(-1)!];
+  return [
+    `  profiled (not judged; node --cpu-prof, interleaved rounds, slower than the timed ones): main-thread CPU per request, µs, by area`,
+    ...table(
+      [
+        ['area', ...profiles.map((p) => p.name), `${last.name} - ${first.name}`],
+        ['all', ...profiles.map((p) => p.busyUs.toFixed(1)), (last.busyUs - first.busyUs).toFixed(1)],
+        ...areaRows(profiles)
+          .slice(0, PROFILE_TEXT_AREAS)
+          .map(([name, us]) => [name, ...us.map((v) => v.toFixed(1)), (us.at(-1)! - us[0]!).toFixed(1)]),
+      ],
+      [false, ...profiles.map(() => true), true],
+    ),
+    `  ${last.label}: largest self times, µs per request`,
+    ...table(
+      last.functions.slice(0, PROFILE_TEXT_FUNCTIONS).map((f) => [f.name, f.where || f.area, f.us.toFixed(1)]),
+      [false, false, true],
+    ),
+    `  profiles: ${profiles.map((p) => p.file).join(', ')}`,
+  ];
+}
+
+function profileMarkdown(profiles: ProfiledRun[]): string[] {
+  const lines = [
+    '### Profiled runs (not judged)',
+    '',
+    `A fresh bare proxy and gateway under \`node --cpu-prof\` (sampling every ${PROFILE_INTERVAL_US} µs), after the rounds, in interleaved rounds of the same load; the`,
+    "profiler slows them, so these req/s are not the rounds'. Self time of the main thread per request served during the timed runs; a native",
+    "function counts for the area of the JavaScript that called it. Open the `.cpuprofile` files in Chrome DevTools' Performance",
+    'panel or in speedscope for flame graphs.',
+    '',
+    `| | ${profiles.map((p) => p.label).join(' | ')} |`,
+    `|---|${profiles.map(() => '---:').join('|')}|`,
+    `| req/s under the profiler | ${profiles.map((p) => num(p.rps)).join(' | ')} |`,
+    `| main-thread CPU per request, µs | ${profiles.map((p) => p.busyUs.toFixed(1)).join(' | ')} |`,
+    ...areaRows(profiles).map(([name, us]) => `| ${name} | ${us.map((v) => v.toFixed(1)).join(' | ')} |`),
+    '',
+  ];
+  for (const p of profiles) {
+    lines.push(`${p.label}, largest self times (\`${p.file}\`):`, '', '| function | where | area | µs per request |', '|---|---|---|---:|');
+    for (const f of p.functions) lines.push(`| \`${f.name}\` | ${f.where} | ${f.area} | ${f.us.toFixed(2)} |`);
+    lines.push('');
+  }
+  return lines;
 }
 
 /** The markdown report written next to the JSON. */
@@ -207,6 +265,7 @@ export function renderMarkdown(report: BenchReport): string {
         }),
       );
       lines.push('', 'Checked before timing:', '', ...g.checks.map((c) => `- ${c}`), '');
+      if (g.profiles !== undefined) lines.push(...(Array.isArray(g.profiles) ? profileMarkdown(g.profiles) : [`Profiling FAILED: ${g.profiles.error}`, '']));
     } else lines.push(failed(report.gateway)!, '');
   }
 

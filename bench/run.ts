@@ -31,8 +31,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const tool = pickLoadTool(options.loadgen);
+const startedAt = new Date().toISOString();
+const dir = resolve(ROOT, options.resultsDir);
+const base = join(dir, `bench-${startedAt.replace(/[:.]/g, '-')}${options.quick ? '-quick' : ''}`);
 const report: BenchReport = {
-  startedAt: new Date().toISOString(),
+  startedAt,
   finishedAt: '',
   options,
   machine: machineInfo(),
@@ -63,7 +66,7 @@ try {
     execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: ROOT, stdio: 'inherit' });
   }
   const stack = await startStack(cleanup, { bcryptCost: options.bcryptCost, gatewayEnv: options.gatewayEnv, compiled: options.from === 'dist' });
-  report.gateway = await section('gateway', () => benchGateway(stack, options, tool, log));
+  report.gateway = await section('gateway', () => benchGateway(stack, options, tool, log, `${base}-profiles`));
   report.exchange = await section('exchange', () => benchExchange(stack, options, tool, log));
   report.revocation = await section('revocation', () => benchRevocation(stack, options, log));
   report.memory = await section('memory', () => benchMemory(stack, options, log));
@@ -76,10 +79,7 @@ finishMachineInfo(report.machine);
 const text = renderText(report);
 process.stdout.write(`\n${text}`);
 
-const dir = resolve(ROOT, options.resultsDir);
 mkdirSync(dir, { recursive: true });
-const stamp = report.startedAt.replace(/[:.]/g, '-');
-const base = join(dir, `bench-${stamp}${options.quick ? '-quick' : ''}`);
 writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(`${base}.md`, renderMarkdown(report));
 copyFileSync(`${base}.json`, join(dir, 'latest.json'));

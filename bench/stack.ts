@@ -36,7 +36,8 @@ export interface Stack {
   exchange(key: string): Promise<string>;
   /** `PATCH /api/v1/api_tokens/:id {enabled:false}` on auth directly; resolves when auth has answered 200. */
   disable(id: string): Promise<void>;
-  startGateway(env?: Record<string, string>): Promise<ServiceProcess>;
+  /** `execArgv`: Node options for the gateway process (`--cpu-prof`). */
+  startGateway(env?: Record<string, string>, execArgv?: string[]): Promise<ServiceProcess>;
 }
 
 /** Stops a service, SIGKILL if it has not drained in time. */
@@ -56,8 +57,8 @@ export function writeRoutesFile(cleanup: Cleanup, upstreamUrl: string): string {
 }
 
 /** A real gateway (`services/gateway/src/main.ts`) with the bench's route table, ready to serve. */
-export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean): Promise<ServiceProcess> {
-  const gateway = await spawnService('gateway', { ...CHILD_ENV, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env }, { compiled });
+export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean, execArgv: string[] = []): Promise<ServiceProcess> {
+  const gateway = await spawnService('gateway', { ...CHILD_ENV, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env }, { compiled, execArgv });
   cleanup.defer(`gateway ${gateway.child.pid}`, () => stopService(gateway));
   quietService(gateway);
   const agent = keepAlive();
@@ -128,7 +129,7 @@ export async function startStack(
       if (res.status !== 200) throw new Error(`PATCH /api/v1/api_tokens/${id} answered ${res.status}: ${res.body}`);
     },
     compiled,
-    startGateway: (env = {}) =>
-      startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }, compiled),
+    startGateway: (env = {}, execArgv = []) =>
+      startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }, compiled, execArgv),
   };
 }

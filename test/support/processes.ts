@@ -45,11 +45,13 @@ export function spawnAuth(dataDir: string, env: Record<string, string> = {}): Pr
 export function spawnService(
   service: 'auth' | 'gateway',
   env: Record<string, string>,
-  options: { compiled?: boolean } = {},
+  /** `execArgv`: Node options before the script (the bench's `--cpu-prof`, which NODE_OPTIONS refuses). */
+  options: { compiled?: boolean; execArgv?: string[] } = {},
 ): Promise<ServiceProcess> {
-  const argv = options.compiled
+  const script = options.compiled
     ? [join(ROOT, `services/${service}/dist/main.js`)]
     : ['--conditions=source', '--import', 'tsx', join(ROOT, `services/${service}/src/main.ts`)];
+  const argv = [...(options.execArgv ?? []), ...script];
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
