@@ -70,9 +70,10 @@ export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, 
 /** `compiled`: auth and every gateway run from `dist/` (built beforehand), as in the Docker image. */
 export async function startStack(
   cleanup: Cleanup,
-  options: { bcryptCost: number; gatewayEnv?: Record<string, string>; compiled: boolean },
+  /** `authExecArgv`: Node options for the auth process (`--cpu-prof`). */
+  options: { bcryptCost: number; gatewayEnv?: Record<string, string>; compiled: boolean; authExecArgv?: string[] },
 ): Promise<Stack> {
-  const { bcryptCost, gatewayEnv = {}, compiled } = options;
+  const { bcryptCost, gatewayEnv = {}, compiled, authExecArgv = [] } = options;
   const redis = await startRedis();
   cleanup.defer('redis', () => redis.close());
   const data = tempDataDir();
@@ -91,7 +92,7 @@ export async function startStack(
     JWT_ISSUER: ISSUER,
     BCRYPT_COST: String(bcryptCost),
     LOG_LEVEL: 'info',
-  }, { compiled });
+  }, { compiled, execArgv: authExecArgv });
   cleanup.defer('auth', () => stopService(auth));
   const authLog = quietService(auth);
 
