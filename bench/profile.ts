@@ -50,11 +50,13 @@ export interface Window {
 }
 
 const IDLE = '(idle)';
-const SPECIAL_AREAS: Record<string, string> = {
-  '(garbage collector)': 'garbage collection',
-  '(program)': 'V8 and native code outside any JavaScript frame',
-  '(root)': 'V8 and native code outside any JavaScript frame',
-};
+const OUTSIDE_JS = 'V8 and native code outside any JavaScript frame';
+/** V8's pseudo-frames (a Map: a function named `toString` must not find Object.prototype's). */
+const SPECIAL_AREAS = new Map([
+  ['(garbage collector)', 'garbage collection'],
+  ['(program)', OUTSIDE_JS],
+  ['(root)', OUTSIDE_JS],
+]);
 
 /**
  * The area a script belongs to: a package under node_modules, a part of Node's own library, a workspace
@@ -100,10 +102,10 @@ export function summarizeProfile(profile: CpuProfile, windows?: readonly Window[
     else {
       const { functionName, url } = node.callFrame;
       const up = parent.get(id);
-      area = SPECIAL_AREAS[functionName] ?? areaOf(url) ?? (up === undefined ? 'other' : areaOfNode(up));
+      area = SPECIAL_AREAS.get(functionName) ?? areaOf(url) ?? (up === undefined ? 'other' : areaOfNode(up));
       // A builtin called from V8's own root frame: outside JavaScript, like `(program)`.
       if (area === 'other' && url === '' && up !== undefined && byId.get(up)?.callFrame.functionName === '(root)') {
-        area = SPECIAL_AREAS['(root)']!;
+        area = OUTSIDE_JS;
       }
     }
     areaCache.set(id, area);

@@ -30,6 +30,8 @@ const FRAMES: [number, number | null, string, string][] = [
   [6, 5, 'writeLatin1String', ''],
   [7, 4, 'setHeader', 'node:_http_outgoing'],
   [8, 1, '(program)', ''],
+  // A script function named like an Object.prototype method is an ordinary function of its script.
+  [9, 4, 'toString', 'file:///repo/node_modules/jws/lib/tostring.js'],
 ];
 
 describe('the bench profile summary', () => {
@@ -44,9 +46,10 @@ describe('the bench profile summary', () => {
         [2, 900],
         [3, 40],
         [8, 10],
+        [9, 5],
       ]),
     );
-    expect(summary.busyUs).toBe(730);
+    expect(summary.busyUs).toBe(735);
     expect(summary.idleUs).toBe(900);
     expect(summary.areas).toEqual([
       { name: 'http-proxy', us: 550 },
@@ -54,6 +57,7 @@ describe('the bench profile summary', () => {
       { name: 'garbage collection', us: 40 },
       { name: 'node:http', us: 30 },
       { name: 'V8 and native code outside any JavaScript frame', us: 10 },
+      { name: 'jws', us: 5 },
     ]);
     expect(summary.functions[0]).toEqual({ name: 'writeLatin1String', where: '', area: 'http-proxy', us: 500 });
     expect(summary.functions[1]).toEqual({ name: 'handle', where: 'services/gateway/dist/app.js:5', area: 'gateway service', us: 100 });
