@@ -24,7 +24,7 @@ export interface BenchOptions {
   gatewayEnv: Record<string, string>;
   /** How auth and the gateways run: `dist` (compiled by `npm run build`, as the Docker image runs them) or `source` (tsx, as `npm start`). */
   from: 'dist' | 'source';
-  /** After the gateway rounds, profile the bare proxy and the gateway (`node --cpu-prof`) under the same load. */
+  /** After the gateway and exchange rounds, profile the bare proxy, the gateway and auth (`node --cpu-prof`) under the same loads. */
   profile: boolean;
   sections: Section[];
   resultsDir: string;
@@ -48,9 +48,10 @@ const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> 
   --gateway-env=K=V,K=V    extra environment for every gateway started (e.g. ACCESS_LOG=false); shown in the report
  --from=dist|source       run auth and the gateways compiled (default; the bench runs npm run build first, as
                            the Docker image runs them) or from source under tsx (as npm start)
-  --profile                after the gateway rounds, one more run each of the bare proxy and the gateway under
-                           node --cpu-prof: CPU per request by area and function in the report, and the
-                           .cpuprofile files (flame graphs in Chrome DevTools or speedscope) next to it
+  --profile                after the gateway rounds, a fresh bare proxy and gateway, and after the exchange
+                           rounds, a second auth, loaded again under node --cpu-prof (not judged): CPU per
+                           request by area and function in the report, and the .cpuprofile files (flame
+                           graphs in Chrome DevTools or speedscope) next to it
   --only=a,b               sections to run: gateway, exchange, revocation, memory (default all)
   --results=DIR            where the reports go (default bench/results)
 `;

@@ -1,7 +1,8 @@
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ExchangeResult } from './sections/exchange.js';
-import { type GatewayResult, PROFILE_INTERVAL_US, type ProfiledRun } from './sections/gateway.js';
+import { PROFILE_INTERVAL_US, type ProfiledRun } from './profiled.js';
+import type { GatewayResult } from './sections/gateway.js';
 import { type MemoryResult, SETTLE_MS } from './sections/memory.js';
 import type { RevocationResult } from './sections/revocation.js';
 import { mb, median } from './stats.js';
@@ -142,7 +143,7 @@ export function renderText(report: BenchReport): string {
       `bare p50 ${median(g.fixedRate.bare.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.bare.map((r) => r.p99Ms)).toFixed(2)} ms, ` +
       `gateway p50 ${median(g.fixedRate.gateway.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.gateway.map((r) => r.p99Ms)).toFixed(2)} ms; ` +
       `p99 difference per round ${g.fixedRate.p99Excess.map(signedMs).join(', ')}`,
-    ...(g.profiles === undefined ? [] : Array.isArray(g.profiles) ? profileText(g.profiles) : [`  profiling FAILED: ${g.profiles.error.split('\n')[0]}`]),
+    ...profileOutcomeText(g.profiles, 'the bare proxy and the gateway'),
   ]);
   section(`2. Exchange, POST /auth/v1/token (bcrypt cost ${report.options.bcryptCost}, ${report.options.connections} in flight)`, report.exchange, (e) =>
     table(
@@ -153,7 +154,7 @@ export function renderText(report: BenchReport): string {
         ['repeated (one PAT, cached path)', num(e.medianRepeated), '', e.repeated.map((r) => num(r.rps)).join(' ')],
       ],
       [false, true, true, false],
-    ),
+    ).concat(profileOutcomeText(e.profile && ('error' in e.profile ? e.profile : [e.profile]), 'auth, repeated exchange')),
   );
   section('3. Revocation propagation (revoke call returned -> all three gateways answer 401)', report.revocation, (r) => [
     `  ${r.revocations} revocations, ${r.gateways} gateways: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ` +
@@ -183,19 +184,22 @@ function areaRows(profiles: ProfiledRun[]): [string, number[]][] {
 const PROFILE_TEXT_AREAS = 12;
 const PROFILE_TEXT_FUNCTIONS = 10;
 
-function profileText(profiles: ProfiledRun[]): string[] {
+/** Side by side, and with two or more, the last minus the first (the gateway minus the bare proxy). */
+function profileText(profiles: ProfiledRun[], what: string): string[] {
   const [first, last] = [profiles[0]!, profiles.at(-1)!];
+  const diff = profiles.length > 1;
+  const row = (name: string, us: number[]) => [name, ...us.map((v) => v.toFixed(1)), ...(diff ? [(us.at(-1)! - us[0]!).toFixed(1)] : [])];
   return [
-    `  profiled (not judged; node --cpu-prof, interleaved rounds, slower than the timed ones): main-thread CPU per request, µs, by area`,
+    `  profiled (not judged; node --cpu-prof, slower than the timed runs): ${what}, main-thread CPU per request, µs, by area`,
     ...table(
       [
-        ['area', ...profiles.map((p) => p.name), `${last.name} - ${first.name}`],
-        ['all', ...profiles.map((p) => p.busyUs.toFixed(1)), (last.busyUs - first.busyUs).toFixed(1)],
+        ['area', ...profiles.map((p) => p.name), ...(diff ? [`${last.name} - ${first.name}`] : [])],
+        row('all', profiles.map((p) => p.busyUs)),
         ...areaRows(profiles)
           .slice(0, PROFILE_TEXT_AREAS)
-          .map(([name, us]) => [name, ...us.map((v) => v.toFixed(1)), (us.at(-1)! - us[0]!).toFixed(1)]),
+          .map(([name, us]) => row(name, us)),
       ],
-      [false, ...profiles.map(() => true), true],
+      [false, ...profiles.map(() => true), ...(diff ? [true] : [])],
     ),
     `  ${last.label}: largest self times, µs per request`,
     ...table(
@@ -206,14 +210,14 @@ function profileText(profiles: ProfiledRun[]): string[] {
   ];
 }
 
-function profileMarkdown(profiles: ProfiledRun[]): string[] {
+/** `what`: which processes ran, under what load (a sentence). */
+function profileMarkdown(profiles: ProfiledRun[], what: string): string[] {
   const lines = [
     '### Profiled runs (not judged)',
     '',
-    `A fresh bare proxy and gateway under \`node --cpu-prof\` (sampling every ${PROFILE_INTERVAL_US} µs), after the rounds, in interleaved rounds of the same load; the`,
-    "profiler slows them, so these req/s are not the rounds'. Self time of the main thread per request served during the timed runs; a native",
-    "function counts for the area of the JavaScript that called it. Open the `.cpuprofile` files in Chrome DevTools' Performance",
-    'panel or in speedscope for flame graphs.',
+    `${what} Sampling every ${PROFILE_INTERVAL_US} µs; the profiler slows them, so these req/s are not the timed runs'. Self time of the`,
+    'main thread per request served during the timed runs; a native function counts for the area of the JavaScript that called it.',
+    "Open the `.cpuprofile` files in Chrome DevTools' Performance panel or in speedscope for flame graphs.",
     '',
     `| | ${profiles.map((p) => p.label).join(' | ')} |`,
     `|---|${profiles.map(() => '---:').join('|')}|`,
@@ -229,6 +233,20 @@ function profileMarkdown(profiles: ProfiledRun[]): string[] {
   }
   return lines;
 }
+
+/** A section's `--profile` outcome in the text report. */
+function profileOutcomeText(profiles: ProfiledRun[] | { error: string } | undefined, what: string): string[] {
+  if (profiles === undefined) return [];
+  return Array.isArray(profiles) ? profileText(profiles, what) : [`  profiling FAILED: ${profiles.error.split('\n')[0]}`];
+}
+
+function profileOutcomeMarkdown(profiles: ProfiledRun[] | { error: string } | undefined, what: string): string[] {
+  if (profiles === undefined) return [];
+  return Array.isArray(profiles) ? profileMarkdown(profiles, what) : [`Profiling FAILED: ${profiles.error}`, ''];
+}
+
+const GATEWAY_PROFILED = 'A fresh bare proxy and gateway under `node --cpu-prof`, after the rounds, loaded in interleaved rounds of their own, as the timed ones.';
+const EXCHANGE_PROFILED = 'A second auth (its own Redis and PGlite) under `node --cpu-prof`, after the rounds: the repeated exchange of one PAT, one timed run per round.';
 
 /** The markdown report written next to the JSON. */
 export function renderMarkdown(report: BenchReport): string {
@@ -265,7 +283,7 @@ export function renderMarkdown(report: BenchReport): string {
         }),
       );
       lines.push('', 'Checked before timing:', '', ...g.checks.map((c) => `- ${c}`), '');
-      if (g.profiles !== undefined) lines.push(...(Array.isArray(g.profiles) ? profileMarkdown(g.profiles) : [`Profiling FAILED: ${g.profiles.error}`, '']));
+      lines.push(...profileOutcomeMarkdown(g.profiles, GATEWAY_PROFILED));
     } else lines.push(failed(report.gateway)!, '');
   }
 
@@ -280,6 +298,7 @@ export function renderMarkdown(report: BenchReport): string {
         `| first use (a never-exchanged PAT each), × the mean of the ceilings either side | ${num(e.medianFirstUse, 1)} | ${e.medianRatio.toFixed(2)} | ${e.firstUse.map((r, i) => `${r.rps.toFixed(1)} (×${e.ratios[i]!.toFixed(2)})`).join(' ')} |`,
       );
       lines.push(`| repeated (one PAT, cached path) | ${num(e.medianRepeated)} | | ${e.repeated.map((r) => num(r.rps)).join(' ')} |`, '');
+      lines.push(...profileOutcomeMarkdown(e.profile && ('error' in e.profile ? e.profile : [e.profile]), EXCHANGE_PROFILED));
     } else lines.push(failed(report.exchange)!, '');
   }
 

@@ -67,7 +67,7 @@ try {
   }
   const stack = await startStack(cleanup, { bcryptCost: options.bcryptCost, gatewayEnv: options.gatewayEnv, compiled: options.from === 'dist' });
   report.gateway = await section('gateway', () => benchGateway(stack, options, tool, log, `${base}-profiles`));
-  report.exchange = await section('exchange', () => benchExchange(stack, options, tool, log));
+  report.exchange = await section('exchange', () => benchExchange(stack, options, tool, log, `${base}-profiles`));
   report.revocation = await section('revocation', () => benchRevocation(stack, options, log));
   report.memory = await section('memory', () => benchMemory(stack, options, log));
 } finally {

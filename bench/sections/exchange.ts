@@ -1,8 +1,10 @@
 import { runBenchScript } from '../children.js';
+import { Cleanup } from '../cleanup.js';
 import { mapLimit } from '../http.js';
 import { type LoadResult, type LoadTool, runAutocannon, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
-import type { Pat, Stack } from '../stack.js';
+import { ProfiledProcess, type ProfiledRun, describeProfiledRun } from '../profiled.js';
+import { type Pat, type Stack, startStack, stopService } from '../stack.js';
 import { median } from '../stats.js';
 
 interface CeilingRun {
@@ -25,6 +27,8 @@ export interface ExchangeResult {
   medianRatio: number;
   medianRepeated: number;
   patsCreated: number;
+  /** With `--profile`: the repeated exchange on a second auth under `node --cpu-prof`. */
+  profile?: ProfiledRun | { error: string };
 }
 
 /** Concurrent PAT creations: each runs one bcrypt hash in auth, whose thread pool has four threads. */
@@ -35,7 +39,14 @@ const CREATE_CONCURRENCY = 4;
  * bcrypt compares at the same cost and concurrency, and the same PAT exchanged over and over (verified
  * once, then from auth's cache). Rounds interleave the three: ceiling, then first use, ceiling, repeated per round.
  */
-export async function benchExchange(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void): Promise<ExchangeResult> {
+export async function benchExchange(
+  stack: Stack,
+  options: BenchOptions,
+  tool: LoadTool,
+  log: (line: string) => void,
+  /** Where `--profile` writes its `.cpuprofile` files. */
+  profileDir: string,
+): Promise<ExchangeResult> {
   const ceilingRun = (durationSec: number) =>
     runBenchScript<CeilingRun>(
       'bench/servers/bcrypt-ceiling.ts',
@@ -111,6 +122,18 @@ export async function benchExchange(stack: Stack, options: BenchOptions, tool: L
     log(`  round ${round}: first use ${f.rps.toFixed(1)}/s between bcrypt ceilings ${ceiling.at(-2)!.toFixed(1)} and ${c.toFixed(1)}/s (×${ratios.at(-1)!.toFixed(2)}), repeated ${Math.round(r.rps)}/s`);
   }
 
+  let profile: ProfiledRun | { error: string } | undefined;
+  if (options.profile) {
+    // Not judged: a profile that could not be taken must not cost the rounds' figures.
+    try {
+      profile = await profileRepeated(stack, options, tool, profileDir);
+      log(`  ${describeProfiledRun(profile)}`);
+    } catch (error) {
+      log(`  profiling FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      profile = { error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
   return {
     bcryptCost: options.bcryptCost,
     connections: options.connections,
@@ -123,5 +146,39 @@ export async function benchExchange(stack: Stack, options: BenchOptions, tool: L
     medianRatio: median(ratios),
     medianRepeated: median(repeatedRuns.map((r) => r.rps)),
     patsCreated: total + 1,
+    ...(profile ? { profile } : {}),
   };
+}
+
+/**
+ * `--profile`: the repeated exchange on a second stack whose auth runs under `--cpu-prof` (its own Redis and
+ * PGlite, so the judged auth never ran under the profiler), warmed up, then three timed runs. Auth writes
+ * its profile as it exits, so it is stopped before the rest of that stack.
+ */
+async function profileRepeated(stack: Stack, options: BenchOptions, tool: LoadTool, dir: string): Promise<ProfiledRun> {
+  const cleanup = new Cleanup();
+  try {
+    const profiled = new ProfiledProcess(dir, 'auth', 'auth, repeated exchange of one PAT');
+    const second = await startStack(cleanup, { bcryptCost: options.bcryptCost, compiled: stack.compiled, authExecArgv: profiled.execArgv });
+    const pat = await second.createPat();
+    await second.exchange(pat.key);
+    const run = async (durationSec: number) => {
+      const result = await runLoad(tool, {
+        url: `${second.auth.url}/auth/v1/token`,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        connections: options.connections,
+        durationSec,
+        method: 'POST',
+        body: `pat=${pat.key}`,
+      });
+      if (result.failures > 0) throw new Error(`profiled repeated exchange: ${result.failures} of ${result.requests} failed`);
+      return result;
+    };
+    await run(Math.max(1, options.warmupSec));
+    for (let round = 1; round <= options.rounds; round++) await profiled.timed(() => run(options.durationSec));
+    await stopService(second.auth);
+    return profiled.collect();
+  } finally {
+    await cleanup.run();
+  }
 }

@@ -1,11 +1,9 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { spawnBenchServer } from '../children.js';
 import { Cleanup } from '../cleanup.js';
 import { call, keepAlive } from '../http.js';
 import { type LoadResult, type LoadTool, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
-import { type CpuProfile, type FunctionShare, type TimeShare, type Window, summarizeProfile } from '../profile.js';
+import { ProfiledProcess, type ProfiledRun, describeProfiledRun } from '../profiled.js';
 import { type Stack, TIMED_PATH, stopService } from '../stack.js';
 import { median } from '../stats.js';
 
@@ -49,25 +47,6 @@ export interface GatewayResult {
   checks: string[];
   /** With `--profile`: a fresh bare proxy and gateway under `node --cpu-prof`, in interleaved rounds of their own. */
   profiles?: ProfiledRun[] | { error: string };
-}
-
-/**
- * One candidate under the rounds' load with the V8 sampling profiler on (which slows it: its req/s are not
- * comparable with the rounds'). Times are the main thread's, per request served during its timed runs.
- */
-export interface ProfiledRun {
-  name: string;
-  label: string;
-  /** The `.cpuprofile`, to open as a flame graph in Chrome DevTools (Performance) or speedscope. */
-  file: string;
-  requests: number;
-  rps: number;
-  /** Main-thread CPU per request, µs (samples while not idle). */
-  busyUs: number;
-  /** Self time by area, µs per request, largest first. */
-  areas: TimeShare[];
-  /** Self time by function, µs per request, the largest PROFILE_TOP. */
-  functions: FunctionShare[];
 }
 
 /** The offered load of the latency rounds, as a share of the gateway's measured throughput. */
@@ -225,16 +204,10 @@ async function latencyAtFixedRate(
   return { rate, ...results, p99Excess, medianP99ExcessMs: median(p99Excess) };
 }
 
-/** Sampling interval of the profiled runs, µs (V8's default is 1,000). */
-export const PROFILE_INTERVAL_US = 250;
-/** Functions listed per profiled run. */
-const PROFILE_TOP = 25;
-
 /**
- * `--profile`: a fresh bare proxy and a fresh gateway, each started with `--cpu-prof`, warmed up, then loaded
- * in interleaved rounds like the timed ones (the host's speed drifts; a single run each would compare two
- * different moments). Only the samples taken during a process's own timed runs count: the profile's clock
- * is the monotonic one `process.hrtime` reads here. A process writes its profile as it exits.
+ * `--profile`: a fresh bare proxy and a fresh gateway under `--cpu-prof`, warmed up, then loaded in
+ * interleaved rounds like the timed ones (the host's speed drifts; a single run each would compare two
+ * different moments).
  */
 async function profileRuns(
   stack: Stack,
@@ -244,67 +217,32 @@ async function profileRuns(
   dir: string,
   log: (line: string) => void,
 ): Promise<ProfiledRun[]> {
-  const profilerArgs = (into: string) => ['--cpu-prof', `--cpu-prof-interval=${PROFILE_INTERVAL_US}`, `--cpu-prof-dir=${into}`];
-  // One folder per process: with --import tsx, the loader's thread writes a profile of its own.
-  const folder = (name: string) => {
-    const into = join(dir, `${name}.threads`);
-    mkdirSync(into, { recursive: true });
-    return into;
-  };
-  const subjects: { name: string; label: string; into: string; url: string; stop: () => Promise<void>; windows: Window[]; requests: number; seconds: number }[] = [];
-  const add = (name: string, label: string, into: string, proc: { url: string; stop: () => Promise<void> }) =>
-    subjects.push({ name, label, into, url: proc.url, stop: proc.stop, windows: [], requests: 0, seconds: 0 });
+  const subjects: { profile: ProfiledProcess; url: string; stop: () => Promise<void> }[] = [];
   try {
-    const bareInto = folder(BARE);
-    const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', { UPSTREAM_URL: stack.upstream.url }, profilerArgs(bareInto));
-    add(BARE, 'bare node:http keep-alive proxy', bareInto, { url: bare.url, stop: () => bare.stop() });
-    const gatewayInto = folder('portcullis');
-    const gateway = await stack.startGateway({}, profilerArgs(gatewayInto));
-    add('portcullis', 'Portcullis gateway, every check on', gatewayInto, { url: gateway.url, stop: () => stopService(gateway) });
+    const bareProfile = new ProfiledProcess(dir, BARE, 'bare node:http keep-alive proxy');
+    const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', { UPSTREAM_URL: stack.upstream.url }, bareProfile.execArgv);
+    subjects.push({ profile: bareProfile, url: bare.url, stop: () => bare.stop() });
+    const gatewayProfile = new ProfiledProcess(dir, 'portcullis', 'Portcullis gateway, every check on');
+    const gateway = await stack.startGateway({}, gatewayProfile.execArgv);
+    subjects.push({ profile: gatewayProfile, url: gateway.url, stop: () => stopService(gateway) });
 
-    const load = (url: string, durationSec: number) => runLoad(tool, { url: `${url}${TIMED_PATH}`, connections: options.connections, durationSec, headers });
-    for (const s of subjects) await load(s.url, Math.max(1, options.warmupSec));
+    const load = async (s: (typeof subjects)[number], durationSec: number) => {
+      const result = await runLoad(tool, { url: `${s.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers });
+      if (result.failures > 0) throw new Error(`${s.profile.label} (profiled): ${result.failures} of ${result.requests} requests failed`);
+      return result;
+    };
+    for (const s of subjects) await load(s, Math.max(1, options.warmupSec));
     for (let round = 1; round <= options.rounds; round++) {
-      for (const s of subjects) {
-        const fromUs = Number(process.hrtime.bigint() / 1000n);
-        const result = await load(s.url, options.durationSec);
-        const toUs = Number(process.hrtime.bigint() / 1000n);
-        if (result.failures > 0) throw new Error(`${s.label} (profiled): ${result.failures} of ${result.requests} requests failed`);
-        s.windows.push({ fromUs, toUs });
-        s.requests += result.requests;
-        s.seconds += result.requests / result.rps;
-      }
+      for (const s of subjects) await s.profile.timed(() => load(s, options.durationSec));
     }
   } finally {
     for (const s of subjects) await s.stop();
   }
-
   return subjects.map((s) => {
-    const file = join(dir, `${s.name}.cpuprofile`);
-    renameSync(join(s.into, mainThreadProfile(s.into, s.label)), file);
-    rmSync(s.into, { recursive: true, force: true });
-    const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, s.windows);
-    const perRequest = <T extends TimeShare>(share: T): T => ({ ...share, us: share.us / s.requests });
-    const run: ProfiledRun = {
-      name: s.name,
-      label: s.label,
-      file,
-      requests: s.requests,
-      rps: s.requests / s.seconds,
-      busyUs: summary.busyUs / s.requests,
-      areas: summary.areas.map(perRequest),
-      functions: summary.functions.slice(0, PROFILE_TOP).map(perRequest),
-    };
-    log(`  profiled ${s.label}: ${Math.round(run.rps)} req/s under the profiler, ${run.busyUs.toFixed(1)} µs of main-thread CPU per request (${file})`);
+    const run = s.profile.collect();
+    log(`  ${describeProfiledRun(run)}`);
     return run;
   });
-}
-
-/** The main thread's profile among those a process wrote (`CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`, main = 0). */
-function mainThreadProfile(dir: string, label: string): string {
-  const files = readdirSync(dir).filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
-  if (files.length !== 1) throw new Error(`${label}: expected one main-thread profile in ${dir}, found ${files.length} (${readdirSync(dir).join(', ')})`);
-  return files[0]!;
 }
 
 /**
