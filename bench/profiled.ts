@@ -84,3 +84,17 @@ export class ProfiledProcess {
 export function describeProfiledRun(run: ProfiledRun): string {
   return `profiled ${run.label}: ${Math.round(run.rps)} req/s under the profiler, ${run.busyUs.toFixed(1)} µs of main-thread CPU per request (${run.file})`;
 }
+
+/**
+ * Runs a section's optional profiling. Not judged: a profile that could not be taken is reported, and must
+ * not cost the section's figures.
+ */
+export async function tryProfiling<T>(take: () => Promise<T>, log: (line: string) => void): Promise<T | { error: string }> {
+  try {
+    return await take();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`  profiling FAILED: ${message}`);
+    return { error: message };
+  }
+}

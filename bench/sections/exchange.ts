@@ -3,7 +3,7 @@ import { Cleanup } from '../cleanup.js';
 import { mapLimit } from '../http.js';
 import { type LoadResult, type LoadTool, runAutocannon, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
-import { ProfiledProcess, type ProfiledRun, describeProfiledRun } from '../profiled.js';
+import { ProfiledProcess, type ProfiledRun, describeProfiledRun, tryProfiling } from '../profiled.js';
 import { type Pat, type Stack, startStack, stopService } from '../stack.js';
 import { median } from '../stats.js';
 
@@ -122,17 +122,13 @@ export async function benchExchange(
     log(`  round ${round}: first use ${f.rps.toFixed(1)}/s between bcrypt ceilings ${ceiling.at(-2)!.toFixed(1)} and ${c.toFixed(1)}/s (×${ratios.at(-1)!.toFixed(2)}), repeated ${Math.round(r.rps)}/s`);
   }
 
-  let profile: ProfiledRun | { error: string } | undefined;
-  if (options.profile) {
-    // Not judged: a profile that could not be taken must not cost the rounds' figures.
-    try {
-      profile = await profileRepeated(stack, options, tool, profileDir);
-      log(`  ${describeProfiledRun(profile)}`);
-    } catch (error) {
-      log(`  profiling FAILED: ${error instanceof Error ? error.message : String(error)}`);
-      profile = { error: error instanceof Error ? error.message : String(error) };
-    }
-  }
+  const profile = options.profile
+    ? await tryProfiling(async () => {
+        const run = await profileRepeated(stack, options, tool, profileDir);
+        log(`  ${describeProfiledRun(run)}`);
+        return run;
+      }, log)
+    : undefined;
 
   return {
     bcryptCost: options.bcryptCost,

@@ -3,7 +3,7 @@ import { Cleanup } from '../cleanup.js';
 import { call, keepAlive } from '../http.js';
 import { type LoadResult, type LoadTool, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
-import { ProfiledProcess, type ProfiledRun, describeProfiledRun } from '../profiled.js';
+import { ProfiledProcess, type ProfiledRun, describeProfiledRun, tryProfiling } from '../profiled.js';
 import { type Stack, TIMED_PATH, stopService } from '../stack.js';
 import { median } from '../stats.js';
 
@@ -144,16 +144,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     headers,
     log,
   );
-  let profiles: ProfiledRun[] | { error: string } | undefined;
-  if (options.profile) {
-    // Not judged: a profile that could not be taken must not cost the rounds' figures.
-    try {
-      profiles = await profileRuns(stack, options, tool, headers, profileDir, log);
-    } catch (error) {
-      log(`  profiling FAILED: ${error instanceof Error ? error.message : String(error)}`);
-      profiles = { error: error instanceof Error ? error.message : String(error) };
-    }
-  }
+  const profiles = options.profile ? await tryProfiling(() => profileRuns(stack, options, tool, headers, profileDir, log), log) : undefined;
   return {
     tool,
     path: TIMED_PATH,
