@@ -16,12 +16,6 @@ export interface ExchangeRequest {
   audience?: string;
   app?: string;
   ip: string | null;
-  /**
-   * Refuse (429) anything not already proven once `ip` has failed too often: the public endpoints set it.
-   * A key that matches the verified-key cache needs no bcrypt and guesses nothing, so it is not refused,
-   * as the per-token limit already treats it; neither is it a Redis read.
-   */
-  limitIp?: boolean;
 }
 
 export interface ExchangeSuccess {
@@ -84,26 +78,16 @@ export class ExchangeService {
     return allowed ? wanted : null;
   }
 
-  /** The 429 for a request whose IP has failed too often (when the request is IP-limited), else undefined. */
-  private async ipLimited(request: ExchangeRequest): Promise<{ ok: false; error: Failure } | undefined> {
-    if (!request.limitIp || request.ip === null) return undefined;
-    const wait = await this.deps.limiter.retryAfter('ip', request.ip);
-    if (wait <= 0) return undefined;
-    return { ok: false, error: { code: 'rate_limited', message: 'Too many failed attempts; try again later', retryAfter: wait } };
-  }
-
   /** Checks a presented PAT: format, record, secret (bcrypt unless recently verified) and state. */
   async verifyPat(key: string, request: ExchangeRequest): Promise<Result<TokenCredential>> {
     const parsed = parsePat(key, this.deps.patPrefix);
-    if (!parsed.ok) return (await this.ipLimited(request)) ?? this.deny('malformed', request);
+    if (!parsed.ok) return this.deny('malformed', request);
     const now = this.deps.clock();
     const credential = await this.deps.store.findCredential(parsed.pat.lookupId, new Date(now));
-    if (!credential) return (await this.ipLimited(request)) ?? this.deny('unknown', request);
+    if (!credential) return this.deny('unknown', request);
     const { token, secretHash } = credential;
 
     if (!this.deps.cache.matches(key, secretHash)) {
-      const limited = await this.ipLimited(request);
-      if (limited) return limited;
       const wait = await this.deps.limiter.retryAfter('token', token.id);
       if (wait > 0) return { ok: false, error: { code: 'rate_limited', message: 'Too many failed attempts for this token; try again later', retryAfter: wait } };
       if (!(await this.deps.hasher.compare(parsed.pat.secret, secretHash))) {
@@ -156,8 +140,6 @@ export class ExchangeService {
 
   async login(email: string, password: string, request: ExchangeRequest): Promise<Result<ExchangeSuccess>> {
     if (request.audience !== undefined && request.audience !== this.deps.audience) return this.deny('audience', request);
-    const limited = await this.ipLimited(request);
-    if (limited) return limited;
     const found = await this.deps.store.findLogin(email);
     if (!found) {
       await this.deps.hasher.compareDummy(password);

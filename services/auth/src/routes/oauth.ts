@@ -27,12 +27,11 @@ export function oauthRoutes(deps: AppDeps): Router {
     const ip = req.ip ?? 'unknown';
     res.setHeader('Cache-Control', 'no-store');
     if (looksLikePat(token, patPrefix)) {
-      const verified = await deps.exchange.verifyPat(token, { ip, limitIp: true });
+      const wait = await deps.limiter.retryAfter('ip', ip);
+      if (wait > 0) throw new HttpError('rate_limited', 'Too many failed attempts; try again later', { headers: { 'Retry-After': String(wait) } });
+      const verified = await deps.exchange.verifyPat(token, { ip });
       if (verified.ok) await deps.tokens.retireByHolder(verified.value.token, ip);
       else if (verified.error.code === 'invalid_grant') await deps.limiter.recordFailure('ip', ip);
-      else if (verified.error.code === 'rate_limited') {
-        throw new HttpError('rate_limited', verified.error.message, { headers: { 'Retry-After': String(verified.error.retryAfter ?? 1) } });
-      }
     } else {
       const verified = deps.verify(token);
       if (verified.ok) await deps.tokens.revokeSession(verified.claims, ip);

@@ -46,13 +46,17 @@ function appName(req: Request, fromBody: string | undefined): string | undefined
 export function tokenRoutes(deps: AppDeps): Router {
   const router = Router();
 
+  async function limited(kind: 'ip' | 'token', key: string): Promise<void> {
+    const wait = await deps.limiter.retryAfter(kind, key);
+    if (wait > 0) throw new HttpError('rate_limited', 'Too many failed attempts; try again later', { headers: { 'Retry-After': String(wait) } });
+  }
+
   router.post('/auth/v1/token', oauthErrors, ...parseBody(true), async (req: Request, res: Response) => {
     const body = parseRequest(req);
     const ip = req.ip ?? 'unknown';
-    // An IP that has failed too often gets 429 for everything but a key already verified (see ExchangeRequest).
+    await limited('ip', ip);
     const request: ExchangeRequest = {
       ip,
-      limitIp: true,
       ...(body.scope !== undefined ? { scope: body.scope } : {}),
       ...(body.audience !== undefined ? { audience: body.audience } : {}),
     };
