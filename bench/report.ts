@@ -154,7 +154,7 @@ export function renderText(report: BenchReport): string {
         ['repeated (one PAT, cached path)', num(e.medianRepeated), '', e.repeated.map((r) => num(r.rps)).join(' ')],
       ],
       [false, true, true, false],
-    ).concat(profileOutcomeText(e.profile && ('error' in e.profile ? e.profile : [e.profile]), 'auth, repeated exchange')),
+    ).concat(profileOutcomeText(asRuns(e.profile), 'auth, repeated exchange')),
   );
   section('3. Revocation propagation (revoke call returned -> all three gateways answer 401)', report.revocation, (r) => [
     `  ${r.revocations} revocations, ${r.gateways} gateways: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ` +
@@ -234,6 +234,11 @@ function profileMarkdown(profiles: ProfiledRun[], what: string): string[] {
   return lines;
 }
 
+/** The exchange section profiles one process: as a list of one, for the renderers. */
+function asRuns(profile: ProfiledRun | { error: string } | undefined): ProfiledRun[] | { error: string } | undefined {
+  return profile === undefined || 'error' in profile ? profile : [profile];
+}
+
 /** A section's `--profile` outcome in the text report. */
 function profileOutcomeText(profiles: ProfiledRun[] | { error: string } | undefined, what: string): string[] {
   if (profiles === undefined) return [];
@@ -298,7 +303,7 @@ export function renderMarkdown(report: BenchReport): string {
         `| first use (a never-exchanged PAT each), × the mean of the ceilings either side | ${num(e.medianFirstUse, 1)} | ${e.medianRatio.toFixed(2)} | ${e.firstUse.map((r, i) => `${r.rps.toFixed(1)} (×${e.ratios[i]!.toFixed(2)})`).join(' ')} |`,
       );
       lines.push(`| repeated (one PAT, cached path) | ${num(e.medianRepeated)} | | ${e.repeated.map((r) => num(r.rps)).join(' ')} |`, '');
-      lines.push(...profileOutcomeMarkdown(e.profile && ('error' in e.profile ? e.profile : [e.profile]), EXCHANGE_PROFILED));
+      lines.push(...profileOutcomeMarkdown(asRuns(e.profile), EXCHANGE_PROFILED));
     } else lines.push(failed(report.exchange)!, '');
   }
 
