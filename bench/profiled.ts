@@ -29,7 +29,7 @@ export interface ProfiledRun {
 /**
  * A process to profile: `execArgv` goes before its script (Node refuses `--cpu-prof` in NODE_OPTIONS). It
  * writes its profiles into a folder of its own when it exits (with `--import tsx`, the loader's thread
- * writes one too); `timed` runs one load and returns its requests and seconds, and only the samples taken
+ * writes one too). `timed` runs one load and records when it ran and what it served; only the samples taken
  * during those runs count: the profile's clock is the monotonic one `process.hrtime` reads here.
  */
 export class ProfiledProcess {

@@ -148,7 +148,7 @@ export async function benchExchange(
 
 /**
  * `--profile`: the repeated exchange on a second stack whose auth runs under `--cpu-prof` (its own Redis and
- * PGlite, so the judged auth never ran under the profiler), warmed up, then three timed runs. Auth writes
+ * PGlite, so the judged auth never ran under the profiler), warmed up, then one timed run per round. Auth writes
  * its profile as it exits, so it is stopped before the rest of that stack.
  */
 async function profileRepeated(stack: Stack, options: BenchOptions, tool: LoadTool, dir: string): Promise<ProfiledRun> {
