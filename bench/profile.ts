@@ -1,7 +1,7 @@
 /**
  * Where a process's CPU went, from the profile `node --cpu-prof` writes (V8's format, the one Chrome
- * DevTools and speedscope open as a flame graph). Pure: the bench's gateway section feeds it the profile
- * of a candidate under load and the requests it served meanwhile, and prints µs per request.
+ * DevTools and speedscope open as a flame graph). Pure: bench/profiled.ts feeds it the profile of a process
+ * under load and the windows of its timed runs, and divides by the requests served in them.
  */
 
 /** The subset of a `.cpuprofile` read here. */
@@ -24,7 +24,7 @@ export interface ProfileNode {
 
 export interface TimeShare {
   name: string;
-  /** Sampled µs in the window. */
+  /** Sampled µs in the windows. */
   us: number;
 }
 
@@ -35,7 +35,7 @@ export interface FunctionShare extends TimeShare {
 }
 
 export interface ProfileSummary {
-  /** Sampled µs in the window, idle excluded. */
+  /** Sampled µs in the windows, idle excluded. */
   busyUs: number;
   idleUs: number;
   /** Self time by area, largest first. A native function counts for the area of the JavaScript that called it. */
