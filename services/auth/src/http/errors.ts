@@ -13,6 +13,18 @@ interface BodyParserError {
   status?: number;
 }
 
+/**
+ * body-parser's other client errors carry no `type`: a compressed body that does not inflate is zlib's
+ * error with `status: 400, expose: true` (http-errors' mark of an error meant for the client).
+ */
+function clientBodyError(error: unknown): HttpError | undefined {
+  const { status, expose } = (error ?? {}) as BodyParserError & { expose?: unknown };
+  if (expose !== true || typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (status === 413) return new HttpError('payload_too_large', 'The request body is too large');
+  if (status === 415) return new HttpError('unsupported_media_type', 'Unsupported body encoding');
+  return new HttpError('invalid_request', 'The request body could not be read');
+}
+
 function classify(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   const type = (error as BodyParserError | null)?.type;
@@ -30,7 +42,7 @@ function classify(error: unknown): HttpError {
     case 'stream.encoding.set':
       return new HttpError('invalid_request', 'The request body could not be read');
     default:
-      return new HttpError('internal_error', 'Internal server error', { cause: error });
+      return clientBodyError(error) ?? new HttpError('internal_error', 'Internal server error', { cause: error });
   }
 }
 
