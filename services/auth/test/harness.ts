@@ -3,9 +3,8 @@ import type { SessionClaims } from '@portcullis/jwt';
 import { MemoryRevocationBus, RevocationSet } from '@portcullis/revocation';
 import pg from 'pg';
 import pino from 'pino';
-import type { Express } from 'express';
 import request from 'supertest';
-import { createApp } from '../src/app.js';
+import { type AuthApp, createApp } from '../src/app.js';
 import { loadAuthConfig } from '../src/config.js';
 import { bootstrapFirstAdmin } from '../src/domain/bootstrap.js';
 import type { Clock } from '../src/domain/clock.js';
@@ -65,7 +64,7 @@ export function manualClock(start = Date.now()): Clock & { advance(ms: number): 
 export const ADMIN = { email: 'admin@example.test', password: 'correct horse battery staple' };
 
 export interface TestAuth {
-  app: Express;
+  app: AuthApp;
   services: AuthServices;
   store: Store;
   bus: MemoryRevocationBus;
@@ -101,20 +100,20 @@ export async function createTestAuth(backend: Backend, env: Record<string, strin
 }
 
 /** A session token for email/password, through the real token endpoint. */
-export async function login(app: Express, email = ADMIN.email, password = ADMIN.password): Promise<string> {
+export async function login(app: AuthApp, email = ADMIN.email, password = ADMIN.password): Promise<string> {
   const res = await request(app).post('/auth/v1/token').type('form').send({ grant_type: 'password', username: email, password });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.access_token as string;
 }
 
 /** Creates a PAT through the API and answers its id and key. */
-export async function createPat(app: Express, session: string, body: Record<string, unknown> = {}): Promise<{ id: string; key: string; body: Record<string, unknown> }> {
+export async function createPat(app: AuthApp, session: string, body: Record<string, unknown> = {}): Promise<{ id: string; key: string; body: Record<string, unknown> }> {
   const res = await request(app).post('/api/v1/api_tokens').set('Authorization', `Bearer ${session}`).send({ name: 'test', ...body });
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.id as string, key: res.body.key as string, body: res.body };
 }
 
-export async function exchange(app: Express, pat: string) {
+export async function exchange(app: AuthApp, pat: string) {
   return request(app).post('/auth/v1/token').type('form').set('Accept', 'application/json').send({ pat });
 }
 
@@ -140,7 +139,7 @@ export interface TestUser {
 let userCounter = 0;
 
 /** Creates a user through POST /api/v1/users as `adminSession`, and logs them in. */
-export async function createUser(app: Express, adminSession: string, role: Role = 'normal', name = 'user'): Promise<TestUser> {
+export async function createUser(app: AuthApp, adminSession: string, role: Role = 'normal', name = 'user'): Promise<TestUser> {
   const email = `${name}-${++userCounter}-${randomBytes(3).toString('hex')}@example.test`;
   const password = `pw-${randomBytes(12).toString('hex')}`;
   const res = await request(app).post('/api/v1/users').set(bearer(adminSession)).send({ email, password, role });

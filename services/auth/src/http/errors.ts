@@ -13,6 +13,14 @@ interface BodyParserError {
   status?: number;
 }
 
+/** A body the token endpoint's fast path could not read, named by body-parser's error `type` for the same case. */
+export class BodyError extends Error {
+  constructor(readonly type: 'entity.parse.failed' | 'parameters.too.many' | 'request.aborted') {
+    super(type);
+    this.name = 'BodyError';
+  }
+}
+
 /**
  * body-parser's other client errors carry no `type`: a compressed body that does not inflate is zlib's
  * error with `status: 400, expose: true` (http-errors' mark of an error meant for the client).
@@ -25,7 +33,8 @@ function clientBodyError(error: unknown): HttpError | undefined {
   return new HttpError('invalid_request', 'The request body could not be read');
 }
 
-function classify(error: unknown): HttpError {
+/** Any error as the HttpError it is answered with: body-parser's by their `type`, the unknown as a 500. */
+export function classify(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   const type = (error as BodyParserError | null)?.type;
   switch (type) {

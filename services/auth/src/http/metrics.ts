@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { routeOf } from './access-log.js';
 
 /** The auth service's Prometheus metrics, in a registry of its own (no global state). */
 export interface AuthMetrics {
@@ -47,10 +48,7 @@ export function createAuthMetrics(options: { defaultMetrics?: boolean } = {}): A
 export function observeRequests(metrics: AuthMetrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const end = metrics.requests.startTimer();
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path;
-      end({ method: req.method, route: typeof route === 'string' ? route : 'unmatched', status: String(res.statusCode) });
-    });
+    res.on('finish', () => end({ method: req.method, route: routeOf(req), status: String(res.statusCode) }));
     next();
   };
 }

@@ -9,10 +9,13 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Keeps a well-formed incoming X-Request-Id (set by the gateway or a load balancer), otherwise makes one. */
+/** A well-formed incoming X-Request-Id (set by the gateway or a load balancer), otherwise a new one. */
+export function requestIdFrom(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+}
+
 export function requestId(req: Request, res: Response, next: NextFunction): void {
-  const incoming = req.headers['x-request-id'];
-  req.id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+  req.id = requestIdFrom(req.headers['x-request-id']);
   res.setHeader('X-Request-Id', req.id);
   next();
 }

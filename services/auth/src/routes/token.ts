@@ -25,8 +25,8 @@ const TokenRequest = z.object({
   app: z.string().optional(),
 });
 
-function parseRequest(req: Request): z.output<typeof TokenRequest> {
-  const result = TokenRequest.safeParse(req.body);
+function parseRequest(input: unknown): z.output<typeof TokenRequest> {
+  const result = TokenRequest.safeParse(input);
   if (!result.success) {
     const names = [...new Set(result.error.issues.map((i) => i.path.map(String).join('.')))];
     throw new HttpError('invalid_request', `Malformed parameters: ${names.join(', ')} (each must appear once, as a string)`);
@@ -34,33 +34,57 @@ function parseRequest(req: Request): z.output<typeof TokenRequest> {
   return result.data;
 }
 
-function appName(req: Request, fromBody: string | undefined): string | undefined {
-  const header = req.headers['x-app-name'];
+function appName(header: string | string[] | undefined, fromBody: string | undefined): string | undefined {
   const name = fromBody ?? (typeof header === 'string' ? header : undefined);
   if (name === undefined) return undefined;
   if (!APP_NAME_RE.test(name)) throw new HttpError('invalid_request', 'app must be 1-64 letters, digits, spaces or ._:/-');
   return name;
 }
 
-/** `POST /auth/v1/token`: the Appcircle `pat=` shape, RFC 8693 token exchange, and the password grant. */
-export function tokenRoutes(deps: AppDeps): Router {
-  const router = Router();
+/** What a token request becomes once its body is parsed: who asked, and the parameters. */
+export interface TokenRequestInput {
+  /** The parsed body (a form or a JSON object); checked here. */
+  body: unknown;
+  /** The client address, as `trust proxy` reads it: the failure limits are kept per address. */
+  ip: string;
+  /** The `X-App-Name` header, used when the body names no `app`. */
+  appHeader: string | string[] | undefined;
+}
 
+/** A successful answer: the headers to add, and the JSON body. Failures are thrown as HttpError. */
+export interface TokenAnswer {
+  headers: Record<string, string>;
+  body: {
+    access_token: string;
+    token_type: 'Bearer';
+    expires_in: number;
+    issued_token_type: typeof TOKEN_TYPE_ACCESS_TOKEN;
+    scope: string;
+  };
+}
+
+export type TokenEndpoint = (input: TokenRequestInput) => Promise<TokenAnswer>;
+
+/**
+ * `POST /auth/v1/token`, independent of how the request arrived: the Appcircle `pat=` shape, RFC 8693
+ * token exchange, and the password grant. Used by the express route below and by the fast path
+ * (http/token-fast-path.ts), so both answer alike.
+ */
+export function tokenEndpoint(deps: AppDeps): TokenEndpoint {
   async function limited(kind: 'ip' | 'token', key: string): Promise<void> {
     const wait = await deps.limiter.retryAfter(kind, key);
     if (wait > 0) throw new HttpError('rate_limited', 'Too many failed attempts; try again later', { headers: { 'Retry-After': String(wait) } });
   }
 
-  router.post('/auth/v1/token', oauthErrors, ...parseBody(true), async (req: Request, res: Response) => {
-    const body = parseRequest(req);
-    const ip = req.ip ?? 'unknown';
+  return async ({ body: input, ip, appHeader }) => {
+    const body = parseRequest(input);
     await limited('ip', ip);
     const request: ExchangeRequest = {
       ip,
       ...(body.scope !== undefined ? { scope: body.scope } : {}),
       ...(body.audience !== undefined ? { audience: body.audience } : {}),
     };
-    const app = appName(req, body.app);
+    const app = appName(appHeader, body.app);
     if (app !== undefined) request.app = app;
 
     let result: Result<ExchangeSuccess>;
@@ -91,19 +115,33 @@ export function tokenRoutes(deps: AppDeps): Router {
       throw new HttpError(result.error.code, result.error.message, retry ? { headers: { 'Retry-After': String(retry) } } : {});
     }
     const { session, scope, tokenExpiresAt } = result.value;
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
     if (tokenExpiresAt && tokenExpiresAt.getTime() - deps.clock() <= deps.settings.expiryWarningMs) {
-      res.setHeader(EXPIRY_WARNING_HEADER, tokenExpiresAt.toISOString());
+      headers[EXPIRY_WARNING_HEADER] = tokenExpiresAt.toISOString();
     }
-    res.json({
-      access_token: session.accessToken,
-      token_type: 'Bearer',
-      expires_in: session.expiresIn,
-      issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-      scope,
-    });
-  });
+    return {
+      headers,
+      body: {
+        access_token: session.accessToken,
+        token_type: 'Bearer',
+        expires_in: session.expiresIn,
+        issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+        scope,
+      },
+    };
+  };
+}
 
+/**
+ * The token endpoint on express: what the fast path declines (another charset, a compressed or chunked
+ * body, a trailing slash...) arrives here, and method-not-allowed reads its methods from this route.
+ */
+export function tokenRoutes(endpoint: TokenEndpoint): Router {
+  const router = Router();
+  router.post('/auth/v1/token', oauthErrors, ...parseBody(true), async (req: Request, res: Response) => {
+    const answer = await endpoint({ body: req.body, ip: req.ip ?? 'unknown', appHeader: req.headers['x-app-name'] });
+    res.set(answer.headers);
+    res.json(answer.body);
+  });
   return router;
 }
