@@ -9,7 +9,7 @@ import {
   type RedisClient,
   type RevocationWriter,
 } from '@portcullis/revocation';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { createApp } from './app.js';
 import type { AuthConfig } from './config.js';
 import { bootstrapFirstAdmin, type FirstAdmin } from './domain/bootstrap.js';
@@ -63,8 +63,14 @@ export async function startAuth(
     blockSec: Math.ceil(config.RATE_LIMIT_WINDOW / 1000),
   };
   const client = redis;
+  // Redis holds the limits every replica shares. While it is unreachable, each process counts failures in
+  // memory (rate-limiter-flexible's insurance limiter) rather than failing exchanges: PostgreSQL has the
+  // credentials. Not ready means at once, without waiting for a command to time out.
   const limiter = client
-    ? createExchangeLimiter(limits, (o) => new RateLimiterRedis({ ...o, storeClient: client, rejectIfRedisNotReady: false }))
+    ? createExchangeLimiter(
+        limits,
+        (o) => new RateLimiterRedis({ ...o, storeClient: client, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(o) }),
+      )
     : createExchangeLimiter(limits);
 
   const services = await createAuthServices({
