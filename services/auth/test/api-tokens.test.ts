@@ -249,6 +249,16 @@ describe.each(BACKENDS)('token management API (%s)', (backend) => {
       expect(idsOf((await request(t.app).get('/api/v1/api_tokens/all').set(bearer(other.admin.session))).body)).not.toContain(alices.id);
     });
 
+    it('answers 400 to a path that is not valid percent-encoding, for every method', async () => {
+      for (const id of ['%E0%A4%A', '%', 'abc%zz']) {
+        for (const res of [await getToken(alice.session, id), await patch(alice.session, id, { name: 'x' })]) {
+          expect(res.status, id).toBe(400);
+          expect(withoutRequestId(res.body)).toEqual({ code: 'invalid_request', message: 'The path is not valid percent-encoding' });
+        }
+      }
+      expect((await request(t.app).post('/api/v1/api_tokens/%C0/retire').set(bearer(alice.session))).status).toBe(400);
+    });
+
     it("answers 404 to every change of someone else's token, and changes nothing", async () => {
       const alices = await createPat(t.app, alice.session);
       const calls = [

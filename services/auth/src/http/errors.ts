@@ -36,6 +36,10 @@ function clientBodyError(error: unknown): HttpError | undefined {
 /** Any error as the HttpError it is answered with: body-parser's by their `type`, the unknown as a 500. */
 export function classify(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  // express's router could not percent-decode a path parameter (it marks the URIError with status 400).
+  if (error instanceof URIError && (error as BodyParserError).status === 400) {
+    return new HttpError('invalid_request', 'The path is not valid percent-encoding');
+  }
   const type = (error as BodyParserError | null)?.type;
   switch (type) {
     case 'entity.parse.failed':
