@@ -368,6 +368,20 @@ describe.each(BACKENDS)('token management API (%s)', (backend) => {
       expect(revokedAtGateway(session)).toBe(false);
     });
 
+    it('refuses NUL characters in names and descriptions (PostgreSQL cannot store them): 400, nothing stored', async () => {
+      const created = await request(t.app).post('/api/v1/api_tokens').set(bearer(alice.session)).send({ name: 'ci\u0000bot' });
+      expect(created.status).toBe(400);
+      expect(created.body).toMatchObject({ code: 'validation_failed', details: [{ path: 'name', message: 'must not contain NUL characters' }] });
+      const before = idsOf((await request(t.app).get('/api/v1/api_tokens').set(bearer(alice.session))).body);
+      const pat = await createPat(t.app, alice.session, { description: 'kept' });
+      const changed = await patch(alice.session, pat.id, { description: 'line\u0000' });
+      expect(changed.status).toBe(400);
+      expect((await getToken(alice.session, pat.id)).body.description).toBe('kept');
+      // The refused create stored nothing: the only new token is the one made after it.
+      const after = idsOf((await request(t.app).get('/api/v1/api_tokens').set(bearer(alice.session))).body);
+      expect(after.filter((id) => !before.includes(id))).toEqual([pat.id]);
+    });
+
     it('refuses unknown fields and expires together with ttl: 400 validation_failed', async () => {
       const pat = await createPat(t.app, alice.session);
       for (const body of [{ key: 'pcl_x' }, { owner: bob.id }, { kind: 'account' }, { expires: iso(t.clock() + DAY), ttl: '1h' }]) {

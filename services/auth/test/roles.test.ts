@@ -257,6 +257,7 @@ describe.each(BACKENDS)('roles and permissions (%s)', (backend) => {
       [{ max_token_lifetime: '1500ms' }],
       [{ default_app_state: 'sometimes' }],
       [{ owner: 'me' }],
+      [{ name: 'Acme\u0000' }],
     ])('refuses %j: 400 validation_failed', async (body) => {
       const res = await request(t.app).patch('/api/v1/organization').set(bearer(admin)).send(body);
       expect(res.status).toBe(400);

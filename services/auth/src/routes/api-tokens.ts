@@ -5,14 +5,12 @@ import { APP_STATES, TOKEN_KINDS } from '../domain/types.js';
 import { parseBody } from '../http/body.js';
 import { principalOf, requirePermission, requireSession } from '../http/session.js';
 import { validate } from '../http/validate.js';
-import { duration, expiresField, expirySpec, idParam, permissionsField, unwrap } from './params.js';
+import { duration, expiresField, expirySpec, idParam, permissionsField, storedText, unwrap } from './params.js';
 import { applicationView, tokenView } from './views.js';
 
-const text = (max: number) => z.string().trim().max(max);
-
 const CreateToken = z.strictObject({
-  name: text(100).min(1).optional(),
-  description: text(1000).default(''),
+  name: storedText(100).min(1).optional(),
+  description: storedText(1000).default(''),
   enabled: z.boolean().default(true),
   expires: expiresField.optional(),
   ttl: duration.optional(),
@@ -22,8 +20,8 @@ const CreateToken = z.strictObject({
 });
 
 const UpdateToken = z.strictObject({
-  name: text(100).min(1).optional(),
-  description: text(1000).optional(),
+  name: storedText(100).min(1).optional(),
+  description: storedText(1000).optional(),
   enabled: z.boolean().optional(),
   expires: expiresField.optional(),
   ttl: duration.optional(),

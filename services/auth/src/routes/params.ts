@@ -51,4 +51,12 @@ export function expirySpec(expires: string | null | undefined, ttlMs: number | u
   return absentMeansDefault ? { default: true } : undefined;
 }
 
+/** Free text kept in PostgreSQL, whose text columns refuse NUL: trimmed, at most `max` characters, NUL refused. */
+export const storedText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((text) => !text.includes('\u0000'), 'must not contain NUL characters');
+
 export const permissionsField = z.array(z.string().min(1).max(64)).max(100);

@@ -6,7 +6,7 @@ import { APP_STATES, ROLES } from '../domain/types.js';
 import { parseBody } from '../http/body.js';
 import { principalOf, requirePermission, requireSession } from '../http/session.js';
 import { validate } from '../http/validate.js';
-import { MAX_LIFETIME_SEC, idParam, lifetimeSeconds, unwrap } from './params.js';
+import { MAX_LIFETIME_SEC, idParam, lifetimeSeconds, storedText, unwrap } from './params.js';
 import { auditView, organizationView, userView } from './views.js';
 
 const email = z.email().max(320).transform((e) => e.toLowerCase());
@@ -19,7 +19,7 @@ const UpdateUser = z.strictObject({ email: email.optional(), password: password.
 // `max_token_lifetime_seconds` is what GET answers: accepted too, so an organization read can be sent back.
 const UpdateOrganization = z
   .strictObject({
-    name: z.string().trim().min(1).max(100).optional(),
+    name: storedText(100).min(1).optional(),
     max_token_lifetime: z.union([lifetimeSeconds, z.null()]).optional(),
     max_token_lifetime_seconds: z.union([z.number().int().min(1).max(MAX_LIFETIME_SEC), z.null()]).optional(),
     default_app_state: z.enum(APP_STATES).optional(),
