@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { call, jsonRequest, passwordSession } from './support/gateway-harness.js';
 import { type ServiceProcess, TEST_ADMIN, spawnAuth, tempDataDir } from './support/processes.js';
 import { type RedisServer, startRedis } from './support/redis.js';
 
@@ -29,19 +30,9 @@ describe('auth while its Redis is down', () => {
     redis = await startRedis();
     data = tempDataDir();
     auth = await spawnAuth(data.dir, { REDIS_URL: redis.url, JWT_ISSUER: 'http://auth.test', RATE_LIMIT_IP_FAILURES: String(IP_FAILURES) });
-    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    const login = await fetch(`${auth.url}/auth/v1/token`, {
-      method: 'POST',
-      headers: form,
-      body: new URLSearchParams({ grant_type: 'password', username: TEST_ADMIN.email, password: TEST_ADMIN.password }),
-    });
-    const session = ((await login.json()) as { access_token: string }).access_token;
-    const created = await fetch(`${auth.url}/api/v1/api_tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session}` },
-      body: JSON.stringify({ name: 'outage' }),
-    });
-    patKey = ((await created.json()) as { key: string }).key;
+    const session = await passwordSession(auth.url, TEST_ADMIN.email, TEST_ADMIN.password);
+    const created = await call(auth.url, '/api/v1/api_tokens', jsonRequest('POST', session, { name: 'outage' }));
+    patKey = created.json().key as string;
   }, 120_000);
 
   afterAll(async () => {
