@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { createVerifier, parseJwks } from '@portcullis/jwt';
+import helmet from 'helmet';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { accessLines } from '../src/http/access-log.js';
 import { createAuthMetrics } from '../src/http/metrics.js';
-import { TOKEN_PATH, tokenFastPath } from '../src/http/token-fast-path.js';
+import { TOKEN_PATH, headersSetBy, tokenFastPath } from '../src/http/token-fast-path.js';
 import { ADMIN, type TestAuth, createPat, createTestAuth, login } from './harness.js';
 
 /**
@@ -209,5 +210,16 @@ describe('the token endpoint fast path on an unexpected failure', () => {
     expect(logs.find((l) => l.msg === 'request failed' && l.requestId === 'boom-1')?.err).toMatchObject({ message: expect.stringContaining('store down') });
     // Not the fast path's shape: left to the next handler.
     expect((await request(app).get(TOKEN_PATH)).status).toBe(404);
+  });
+});
+
+describe('the security headers the fast path sends', () => {
+  it("are helmet's own, read once; a middleware that fails or does not finish at once is refused", () => {
+    const headers = headersSetBy(helmet());
+    const names = headers.filter((_, i) => i % 2 === 0);
+    expect(names).toEqual(expect.arrayContaining(['Content-Security-Policy', 'Strict-Transport-Security', 'X-Content-Type-Options', 'X-Frame-Options']));
+    expect(headers[headers.indexOf('X-Content-Type-Options') + 1]).toBe('nosniff');
+    expect(() => headersSetBy(() => undefined)).toThrow(/did not finish synchronously/);
+    expect(() => headersSetBy((_req, _res, next) => next(new Error('no')))).toThrow(/failed/);
   });
 });
