@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
+import { ERROR_STATUS } from '@portcullis/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDockerfile, stageChain } from '../../../test/support/compose-files.js';
 import { loadOpenApi, openApiChecker, operations } from '../../../test/support/openapi.js';
@@ -36,6 +37,11 @@ describe('services/auth/openapi.json', () => {
   it('is in the Docker image, next to the dist/ that reads it at start-up', () => {
     const runtime = stageChain(loadDockerfile(), 'runtime');
     expect(runtime).toContainEqual({ keyword: 'COPY', args: '--from=build /app/services/auth/openapi.json services/auth/openapi.json' });
+  });
+
+  it("lists exactly packages/errors' closed list of error codes", () => {
+    const schemas = (doc.components as { schemas: Record<string, { enum?: string[] }> }).schemas;
+    expect(schemas.ErrorCode?.enum).toEqual(Object.keys(ERROR_STATUS));
   });
 });
 

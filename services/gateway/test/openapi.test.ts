@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ERROR_STATUS } from '@portcullis/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CallResult, bearer, call, closedPort } from '../../../test/support/gateway-harness.js';
 import { loadDockerfile, stageChain } from '../../../test/support/compose-files.js';
@@ -26,6 +27,11 @@ describe('services/gateway/openapi.json', () => {
   it('is in the Docker image, next to the dist/ that reads it at start-up', () => {
     const runtime = stageChain(loadDockerfile(), 'runtime');
     expect(runtime).toContainEqual({ keyword: 'COPY', args: '--from=build /app/services/gateway/openapi.json services/gateway/openapi.json' });
+  });
+
+  it("lists exactly packages/errors' closed list of error codes", () => {
+    const schemas = (doc.components as { schemas: Record<string, { enum?: string[] }> }).schemas;
+    expect(schemas.ErrorCode?.enum).toEqual(Object.keys(ERROR_STATUS));
   });
 
   it('sends readers to the auth service for /auth/v1, /.well-known and /api/v1', () => {
