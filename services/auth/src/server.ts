@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createServer } from 'node:http';
-import type { RequestListener } from 'node:http';
+import { createHttpServer } from '@portcullis/errors';
+import type { AuthApp } from './app.js';
 
 /** Listens on host:port (port 0 = any free one) and resolves with the bound URL. */
-export async function listen(handler: RequestListener, port: number, host: string): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
+export async function listen(app: AuthApp, port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = createHttpServer(app, app.renderError);
   // Keep-alive sockets from a proxy in front must outlive its own idle timeout (Node's default is 5 s).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

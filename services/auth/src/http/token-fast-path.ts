@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { oauthErrorBody } from '@portcullis/errors';
+import { hostProblem, oauthErrorBody } from '@portcullis/errors';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
 import type { TokenEndpoint, TokenRequestInput } from '../routes/token.js';
@@ -33,10 +33,11 @@ const UTF8_CHARSET_RE = /^charset=(?:utf-8|"utf-8")$/i;
  * The body's kind when the fast path takes the request; undefined leaves it to express. Taken: a POST to
  * the exact path with a form or JSON body of known length within the limit, in UTF-8, not compressed,
  * not chunked. Everything else (another charset, `Content-Encoding`, `Transfer-Encoding`, a trailing
- * slash, a query, no body, a body over the limit, another media type) gets express's answer, unchanged.
+ * slash, a query, no body, a body over the limit, another media type, a missing or repeated Host) gets
+ * express's answer, unchanged.
  */
 export function fastBodyKind(req: IncomingMessage): BodyKind | undefined {
-  if (req.method !== 'POST' || req.url !== TOKEN_PATH) return undefined;
+  if (req.method !== 'POST' || req.url !== TOKEN_PATH || hostProblem(req) !== undefined) return undefined;
   const { headers } = req;
   if (headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined) return undefined;
   const length = headers['content-length'];
