@@ -1,13 +1,15 @@
 /**
  * The path the gateway routes on must be the path the upstream acts on; otherwise `/public/../admin`,
  * `//admin` or `/%61dmin` could pass a lenient route and land on a strict one. So the gateway normalises the
- * path once (RFC 3986 §6.2.2: decode unreserved characters, merge slashes), refuses dot segments and
- * backslashes outright, and forwards exactly the path it matched.
+ * path once (RFC 3986 §6.2.2: decode unreserved characters, merge slashes), refuses dot segments,
+ * backslashes and an encoded NUL outright, and forwards exactly the path it matched.
  */
 
 // Anything that may need normalising: escapes, backslashes, repeated slashes, dot segments, non-printables.
 const NEEDS_WORK_RE = /[%\\#]|\/\/|\/\.|[^\x21-\x7e]/;
 const BAD_ESCAPE_RE = /%(?![0-9A-Fa-f]{2})/;
+// An encoded NUL: never part of a real path, and what cuts a path short in upstreams written in C.
+const NUL_ESCAPE_RE = /%00/;
 const ESCAPE_RE = /%([0-9A-Fa-f]{2})/g;
 const SLASHES_RE = /\/{2,}/g;
 // An encoded slash separates segments for the dot-segment test: upstreams that decode it would see one.
@@ -31,7 +33,7 @@ function decodeUnreserved(match: string, hex: string): string {
 export function normalizePath(path: string): string | null {
   if (path.charCodeAt(0) !== 47 /* / */) return null;
   if (!NEEDS_WORK_RE.test(path)) return path;
-  if (/[^\x21-\x7e]|[\\#]/.test(path) || BAD_ESCAPE_RE.test(path)) return null;
+  if (/[^\x21-\x7e]|[\\#]/.test(path) || BAD_ESCAPE_RE.test(path) || NUL_ESCAPE_RE.test(path)) return null;
   let normal = path.includes('%') ? path.replace(ESCAPE_RE, decodeUnreserved) : path;
   if (normal.includes('%5C')) return null;
   normal = normal.replace(SLASHES_RE, '/');

@@ -67,8 +67,8 @@ describe('routing', () => {
     expect((await get('/SVC/items')).json().url).toBe('/items');
   });
 
-  it.each(['/public/../svc', '/public/%2e%2e/svc', '/public/.%2E/svc', '/a\\..\\b', '/x%zz', '/public/..%2Fsvc'])(
-    'refuses the ambiguous path %s (400 invalid_request)',
+  it.each(['/public/../svc', '/public/%2e%2e/svc', '/public/.%2E/svc', '/a\\..\\b', '/x%zz', '/public/..%2Fsvc', '/public/a%00.json'])(
+    'refuses the ambiguous or hostile path %s (400 invalid_request)',
     async (path) => {
       const before = stack.upstream.hits;
       const res = await call(stack.url, path);
