@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { type ErrorResponse, hostProblem, sendOnSocket } from '@portcullis/errors';
 import type { Logger } from 'pino';
 import type { Authenticator, AuthOutcome, RevocationCheck } from './authenticate.js';
 import type { GatewayConfig } from './config.js';
@@ -8,6 +9,7 @@ import { type AuthFailure, FAILURE, isFailure } from './failures.js';
 import {
   assignRequestId,
   clientIp,
+  fieldsKeptForUpstream,
   normalizeConnectionHeaders,
   setForwardedHeaders,
   setIdentityHeaders,
@@ -18,7 +20,7 @@ import { type GatewayMetrics, markStart } from './metrics.js';
 import { OWN_PATHS, createOwnEndpoints } from './own-endpoints.js';
 import { type RouteProxy, createRouteProxy } from './proxy.js';
 import { type RequestTarget, forwardUrl, parseRequestTarget } from './request-path.js';
-import { type ErrorResponse, errorResponse, failureResponse, send, sendOnSocket } from './respond.js';
+import { errorResponse, failureResponse, send } from './respond.js';
 import type { RouteSpec } from './route-table.js';
 import { METHOD_NOT_ALLOWED, allowedMethods, createRouter, requiredPermission, rewritePath } from './routes.js';
 import type { UpstreamAgents } from './upstream-agents.js';
@@ -68,6 +70,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
   const { config, authenticator, logger, metrics } = deps;
   const names = config.identityHeaders;
   const twins = new Set([names.subject, names.org, names.tokenId, names.scope]);
+  const kept = fieldsKeptForUpstream(twins);
   const watchdog = new UpstreamWatchdog({ shortestTimeoutMs: Math.min(...config.routes.map((r) => r.timeoutMs)) });
   const router = createRouter(
     config.routes.map((spec): RouteEntry => ({
@@ -150,7 +153,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     // Node already answered `100 Continue`; dropping Expect keeps http-proxy's proxyReq event (and with it
     // the upstream timeout) firing for every request.
     delete req.headers.expect;
-    normalizeConnectionHeaders(req, upgrade);
+    normalizeConnectionHeaders(req, upgrade, kept);
     setForwardedHeaders(req, config.trustProxy);
     req.url = forwardUrl(rewritePath(entry.spec, path), query);
   }
@@ -176,6 +179,9 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     markStart(req);
     const requestId = assignRequestId(req);
     try {
+      // Closed after the answer, as node:http's own Host check does: what else the client sends is suspect.
+      const host = hostProblem(req);
+      if (host !== undefined) return answer(req, res, errorResponse('invalid_request', host, requestId, { connection: 'close' }));
       const target = parseRequestTarget(req.url ?? '');
       if (target === null) return answer(req, res, errorResponse('invalid_request', 'Malformed request path', requestId));
       if (OWN_PATHS.has(target.path)) return ownEndpoints(req, res);
@@ -196,6 +202,9 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     // A socket error before the hand-over (client gone) must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error, requestId }, 'upgrade socket error'));
     try {
+      // node:http skips its own Host check for upgrades.
+      const host = hostProblem(req);
+      if (host !== undefined) return sendOnSocket(socket, errorResponse('invalid_request', host, requestId));
       const target = parseRequestTarget(req.url ?? '');
       if (target === null) return sendOnSocket(socket, errorResponse('invalid_request', 'Malformed request path', requestId));
       if (OWN_PATHS.has(target.path)) return sendOnSocket(socket, errorResponse('not_found', 'Not found', requestId));

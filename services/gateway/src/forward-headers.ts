@@ -12,10 +12,15 @@ import type { Identity } from './identity.js';
 // A client's request id is kept when it is a plain token: it ends up in logs and upstream headers.
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The request id (the client's, when sane, else a new UUID), set on the request for the upstream. */
-export function assignRequestId(req: IncomingMessage): string {
+/** The request id: the client's, when sane, else a new UUID. */
+export function requestIdFor(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+}
+
+/** The request id, set on the request for the upstream. */
+export function assignRequestId(req: IncomingMessage): string {
+  const id = requestIdFor(req);
   req.headers['x-request-id'] = id;
   return id;
 }
@@ -81,22 +86,44 @@ export function setForwardedHeaders(req: IncomingMessage, trustProxy: boolean): 
 }
 
 const CLOSE_RE = /(?:^|,)\s*close\s*(?:,|$)/i;
+const PLAIN_CONNECTION_RE = /^\s*(?:close|keep-alive|upgrade)\s*$/i;
+
+/** Request fields that only concern the client's hop (RFC 9110 §7.6.1), besides Connection itself. */
+const HOP_FIELDS = ['keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'] as const;
 
 /**
- * Connection options are hop-by-hop: the client's are not the upstream's. Forwarded as they came, a
- * `Connection: x-auth-subject` would make any proxy between the gateway and the upstream drop the identity
- * headers. The upstream hop gets only `close` (when the client asked), `upgrade` for WebSockets, or nothing
- * (the keep-alive agent adds its own).
+ * The fields a client's Connection header may not remove: the message's framing, and what the gateway
+ * itself sends the upstream (`identity`: the identity header names).
  */
-export function normalizeConnectionHeaders(req: IncomingMessage, upgrade: boolean): void {
+export function fieldsKeptForUpstream(identity: Iterable<string>): ReadonlySet<string> {
+  return new Set(['host', 'content-length', 'transfer-encoding', 'authorization', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', ...identity]);
+}
+
+/**
+ * Connection options are hop-by-hop: the client's are not the upstream's (RFC 9110 §7.6.1). Removed: the
+ * hop-by-hop fields (TE and Trailer too: the gateway does not relay trailers, and node:http refuses to send
+ * a Trailer field on a request without a chunked body), and the fields the client's Connection names,
+ * except those in `kept`: a client cannot make the gateway drop its own headers or the message's framing.
+ * Connection itself is not forwarded as it came (`Connection: x-auth-subject` would make a proxy between
+ * the gateway and the upstream drop the identity header): the upstream hop gets only `close` (when the
+ * client asked), `upgrade` for WebSockets, or nothing (the keep-alive agent adds its own).
+ */
+export function normalizeConnectionHeaders(req: IncomingMessage, upgrade: boolean, kept: ReadonlySet<string>): void {
   const headers = req.headers;
+  for (const name of HOP_FIELDS) {
+    if (headers[name] !== undefined && !(upgrade && name === 'upgrade')) delete headers[name];
+  }
   const connection = headers.connection;
   if (connection === undefined) return;
+  if (!PLAIN_CONNECTION_RE.test(connection)) {
+    for (const option of connection.split(',')) {
+      const name = option.trim().toLowerCase();
+      if (name !== '' && name !== 'upgrade' && !kept.has(name)) delete headers[name];
+    }
+  }
   if (upgrade) headers.connection = 'upgrade';
   else if (CLOSE_RE.test(connection)) headers.connection = 'close';
   else delete headers.connection;
-  delete headers['keep-alive'];
-  delete headers['proxy-connection'];
 }
 
 /** The client address to report to the auth service on a PAT exchange. */

@@ -1,10 +1,11 @@
 import { type Agent, type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Duplex, Stream } from 'node:stream';
+import { sendOnSocket } from '@portcullis/errors';
 import { type Options, type Plugin, createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
 import type { RouteMetrics } from './metrics.js';
-import { errorResponse, send, sendOnSocket } from './respond.js';
+import { errorResponse, send } from './respond.js';
 import type { RouteSpec } from './route-table.js';
 import { upstreamTarget } from './upstream-agents.js';
 import { relayUpstreamResponse } from './upstream-response.js';

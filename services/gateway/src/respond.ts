@@ -1,7 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
-import { type ErrorCode, errorBody, statusOf } from '@portcullis/errors';
+import { type ErrorCode, type ErrorResponse, errorBody, statusOf } from '@portcullis/errors';
 import helmet from 'helmet';
 import type { AuthFailure } from './failures.js';
 
@@ -35,12 +33,6 @@ export function bearerChallenge(realm: string, failure: AuthFailure | undefined,
   }
   if (scope !== undefined) challenge += `, scope="${scope}"`;
   return challenge;
-}
-
-export interface ErrorResponse {
-  status: number;
-  headers: OutgoingHttpHeaders;
-  body: string;
 }
 
 export function errorResponse(
@@ -83,17 +75,4 @@ export function send(res: ServerResponse, response: ErrorResponse): void {
   }
   res.writeHead(response.status, response.headers);
   res.end(response.body);
-}
-
-/** Answers an upgrade request that will not be proxied, on its raw socket, then closes it. */
-export function sendOnSocket(socket: Duplex, response: ErrorResponse): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  let head = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}\r\n`;
-  for (const [name, value] of Object.entries({ ...response.headers, connection: 'close' })) {
-    if (value !== undefined) head += `${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}\r\n`;
-  }
-  socket.end(`${head}\r\n${response.body}`);
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createHttpServer } from '@portcullis/errors';
 import { createVerifier } from '@portcullis/jwt';
 import { RevocationSet, type RevocationSource } from '@portcullis/revocation';
 import type { Logger } from 'pino';
@@ -9,12 +10,14 @@ import { createAccessLog } from './access-log.js';
 import { type GatewayApp, createApp } from './app.js';
 import { Authenticator, type RevocationCheck } from './authenticate.js';
 import type { GatewayConfig } from './config.js';
+import { requestIdFor } from './forward-headers.js';
 import { JwksCache } from './jwks.js';
 import { clusterMetrics } from './cluster.js';
 import { GatewayMetrics } from './metrics.js';
 import { PatExchanger } from './pat-exchange.js';
 import { UpstreamAgents } from './upstream-agents.js';
-import { errorResponse, sendOnSocket } from './respond.js';
+import { errorResponse } from './respond.js';
+import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.js';
 
 interface CommonDeps {
   logger: Logger;
@@ -118,18 +121,14 @@ export async function startGateway(config: GatewayConfig, deps: StartGatewayDeps
   const agents = new UpstreamAgents();
   const metricsText = deps.clusterWorker ? clusterMetrics(metrics.registry) : undefined;
   const app = createApp({ config, authenticator, jwks, revocation, agents, logger, metrics, ...(metricsText ? { metricsText } : {}) });
-  const server = createServer(app.handleRequest);
+  const server = createHttpServer(app.handleRequest, (code, message, req) => errorResponse(code, message, req ? requestIdFor(req) : randomUUID()));
   // Upgraded sockets leave the HTTP server's bookkeeping: tracked here so shutdown can close them.
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     app.handleUpgrade(req, socket, head);
-  });
-  // A malformed request line or header never reaches the listener: answer it in the project's shape.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    sendOnSocket(socket, errorResponse('invalid_request', 'Malformed HTTP request', randomUUID()));
   });
 
   try {
