@@ -4,6 +4,7 @@
 #   node services/gateway/dist/main.js            gateway, port 8080 (the default command)
 #   node services/auth/dist/main.js               auth, port 8081
 #   node services/standalone/dist/echo-main.js    the example upstream, port 8090
+#   node packages/cli/dist/main.js                the portcullis CLI
 # docker-compose.yml runs all three; test/compose.test.ts checks these paths against the build.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -24,6 +25,7 @@ COPY packages/token/package.json packages/token/
 COPY packages/config/package.json packages/config/
 COPY packages/jwt/package.json packages/jwt/
 COPY packages/revocation/package.json packages/revocation/
+COPY packages/cli/package.json packages/cli/
 COPY services/auth/package.json services/auth/
 COPY services/gateway/package.json services/gateway/
 COPY services/standalone/package.json services/standalone/
@@ -46,6 +48,7 @@ COPY --from=build /app/packages/token/dist packages/token/dist
 COPY --from=build /app/packages/config/dist packages/config/dist
 COPY --from=build /app/packages/jwt/dist packages/jwt/dist
 COPY --from=build /app/packages/revocation/dist packages/revocation/dist
+COPY --from=build /app/packages/cli/dist packages/cli/dist
 COPY --from=build /app/services/auth/dist services/auth/dist
 COPY --from=build /app/services/gateway/dist services/gateway/dist
 COPY --from=build /app/services/standalone/dist services/standalone/dist
