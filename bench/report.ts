@@ -83,6 +83,12 @@ export function targets(report: BenchReport): Target[] {
 
 const verdict = (pass: boolean | undefined): string => (pass === undefined ? '-' : pass ? 'PASS' : 'MISS');
 
+/** `; reloads: sequence_gap 2, reconnect 1`, or nothing when the gateway never reloaded. */
+function reloadReasons(m: MemoryResult): string {
+  const reasons = Object.entries(m.revocationReloads ?? {});
+  return reasons.length === 0 ? '' : `; reloads: ${reasons.map(([reason, count]) => `${reason} ${count}`).join(', ')}`;
+}
+
 function header(report: BenchReport): string[] {
   const m = report.machine;
   const o = report.options;
@@ -165,7 +171,7 @@ export function renderText(report: BenchReport): string {
     `  ${num(m.tokens)} distinct verified tokens + ${num(m.revocationEntries)} revocation entries (bench-served JWKS, see report)`,
     `  idle ${mb(m.idleBytes)} MB, warm ${mb(m.warmBytes)} MB, after revocations ${mb(m.afterRevocationsBytes)} MB, ` +
       `after tokens ${mb(m.afterTokensBytes)} MB, ${SETTLE_MS / 1000} s later ${mb(m.settledBytes)} MB, peak ${mb(m.peakBytes)} MB`,
-    `  revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test)`,
+    `  revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test)${reloadReasons(m)}`,
     `  (the gateway runs ${m.compiled ? 'compiled, from dist/' : 'under tsx'}: an idle node process is ${mb(m.idleNodeBytes)} MB, ${mb(m.idleNodeTsxBytes)} MB with --import tsx)`,
   ]);
 
@@ -333,7 +339,7 @@ export function renderMarkdown(report: BenchReport): string {
         '|---:|---:|---:|---:|---:|---:|',
         `| ${mb(m.idleBytes)} MB | ${mb(m.warmBytes)} MB | ${mb(m.afterRevocationsBytes)} MB | ${mb(m.afterTokensBytes)} MB | ${mb(m.settledBytes)} MB | ${mb(m.peakBytes)} MB |`,
         '',
-        `Revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test, each decoding every entry at once).`,
+        `Revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test, each decoding every entry at once)${reloadReasons(m)}.`,
         '',
         `An idle \`node -e\` process: ${mb(m.idleNodeBytes)} MB; the same with \`--import tsx\`: ${mb(m.idleNodeTsxBytes)} MB.`,
         '',

@@ -136,6 +136,11 @@ describe('revocation across processes (real Redis)', () => {
     gateways.push(late);
     await vi.waitFor(async () => expect(await call(late, live)).toBe(200), WAIT);
     expect(await call(late, revoked)).toBe(401);
+
+    // The gateways that lived through the restart say why they reloaded; the late one never had to.
+    const reloads = async (g: ServiceProcess) => (await (await fetch(`${g.url}/metrics`)).text()).match(/^portcullis_gateway_revocation_reloads_total\{reason="reconnect"\} (\d+)$/m)?.[1];
+    for (const g of gateways.slice(0, 3)) expect(Number(await reloads(g))).toBeGreaterThanOrEqual(1);
+    expect(await reloads(late)).toBeUndefined();
   });
 
   it('Redis gone past the staleness bound: 503 (fail closed); back: service resumes by itself', async () => {

@@ -32,6 +32,8 @@ export interface MemoryResult {
    * means it reloaded the set during the test, decoding every entry at once again.
    */
   revocationSnapshots: number;
+  /** Why the gateway reloaded the set, as its /metrics counts them (`portcullis_gateway_revocation_reloads_total`). */
+  revocationReloads: Record<string, number>;
   /** The gateway ran from `dist/` (as deployed) rather than from source under tsx. */
   compiled: boolean;
   method: string;
@@ -152,6 +154,9 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
     idleNodeBytes,
     idleNodeTsxBytes,
     revocationSnapshots: Number(snapshots[1]),
+    revocationReloads: Object.fromEntries(
+      [...metrics.body.matchAll(/^portcullis_gateway_revocation_reloads_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
+    ),
     compiled: stack.compiled,
     method: METHOD + (stack.compiled ? HOW_IT_RAN.compiled : HOW_IT_RAN.source),
   };

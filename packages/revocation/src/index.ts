@@ -1,4 +1,4 @@
-export type { RevocationEntry, RevocationHandlers, RevocationSource, RevocationWriter } from './types.js';
+export type { ReloadReason, RevocationEntry, RevocationHandlers, RevocationSource, RevocationWriter } from './types.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_PRUNE_INTERVAL_MS, DEFAULT_START_TIMEOUT_MS } from './defaults.js';
 export { DEFAULT_KEY_PREFIX, revocationKeys } from './keys.js';
 export type { RevocationKeys } from './keys.js';

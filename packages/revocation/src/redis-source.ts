@@ -3,7 +3,7 @@ import { revocationKeys } from './keys.js';
 import { decodeMember } from './member.js';
 import { parseMessage } from './message.js';
 import type { RedisClient } from './redis-writer.js';
-import type { RevocationEntry, RevocationHandlers, RevocationSource } from './types.js';
+import type { ReloadReason, RevocationEntry, RevocationHandlers, RevocationSource } from './types.js';
 
 export interface RedisRevocationSourceOptions {
   /** Dedicated to this source: it enters subscriber mode, where a single-node client refuses other commands. */
@@ -72,6 +72,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   let awaiting: { seq: number; sentAt: number; appliedThen: number } | undefined;
   let syncing = false;
   let syncAgain = false;
+  let loaded = false;
   let checking = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let firstSync: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
@@ -87,6 +88,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     const { sequence, entries } = await loadSnapshot(loadedAt);
     if (closed || startedIn !== epoch) return; // whoever bumped the epoch asked for another pass
     h.onSnapshot(entries);
+    loaded = true;
     applied = sequence;
     advance();
     // A request that arrived during the load (a resync) may need writes this read predates: the loop runs
@@ -139,7 +141,9 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   }
 
   /** Out of sync until a reload: no contact is reported meanwhile, so the set goes stale if it fails. */
-  function resync(): void {
+  function resync(reason: ReloadReason): void {
+    // Before the first load there is nothing to reload (the subscriber's first 'ready' lands here too).
+    if (loaded) handlers?.onReload?.(reason);
     inSync = false;
     epoch += 1;
     awaiting = undefined;
@@ -172,9 +176,9 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
         checking = false;
         if (closed || !inSync || sentIn !== epoch) return;
         const current = toSequence(raw);
-        if (current < applied) return resync(); // Redis lost its data; auth's rebuild restores it
+        if (current < applied) return resync('redis_reset'); // auth's rebuild restores its data
         // A whole heartbeat period without one of the messages the last read announced: lost.
-        if (awaiting && applied < awaiting.seq && applied === awaiting.appliedThen) return resync();
+        if (awaiting && applied < awaiting.seq && applied === awaiting.appliedThen) return resync('messages_missing');
         if (applied >= current) {
           // The reply proves contact as of when the read was sent, not when it arrived.
           handlers?.onContact(sentAt);
@@ -189,13 +193,17 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     );
   }
 
+  function onSubscriberReady(): void {
+    resync('reconnect');
+  }
+
   function onMessage(from: string, raw: string): void {
     if (from !== keys.channel || closed || !handlers) return;
     const message = parseMessage(raw);
     if (!message) return;
     if (message.type === 'resync') {
       // A rebuild may have restored entries we were never sent (a revoke whose Redis write failed).
-      resync();
+      resync('rebuild');
       return;
     }
     // Entries apply at once, whatever their sequence says: they only ever add revocations.
@@ -203,7 +211,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     if (message.seq === undefined || message.seq <= applied) return;
     if (inSync && message.seq > applied + 1) {
       // Messages leave one node in order: a skipped sequence was lost on the way (a subscriber reconnect).
-      resync();
+      resync('sequence_gap');
       return;
     }
     received.add(message.seq);
@@ -221,7 +229,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       subscriber.on('message', onMessage);
       // Not needed for correctness (the sequence finds every loss) but a reconnect is the likeliest moment
       // to have missed something: reload at once rather than a heartbeat or two later.
-      subscriber.on('ready', resync);
+      subscriber.on('ready', onSubscriberReady);
       command.on('ready', requestSync);
       heartbeat = setInterval(() => void tick(), heartbeatMs).unref();
       const started = new Promise<void>((resolve, reject) => {
@@ -240,7 +248,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       closed = true;
       clearInterval(heartbeat);
       subscriber.off('message', onMessage);
-      subscriber.off('ready', resync);
+      subscriber.off('ready', onSubscriberReady);
       command.off('ready', requestSync);
       if (firstSync) {
         clearTimeout(firstSync.timer);

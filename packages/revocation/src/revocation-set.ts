@@ -1,5 +1,5 @@
 import { DEFAULT_PRUNE_INTERVAL_MS } from './defaults.js';
-import type { RevocationEntry, RevocationHandlers, RevocationSource } from './types.js';
+import type { ReloadReason, RevocationEntry, RevocationHandlers, RevocationSource } from './types.js';
 
 
 export interface RevocationSetOptions {
@@ -48,6 +48,7 @@ export class RevocationSet {
   readonly #listeners = new Set<RevocationListener>();
   #lastContactAt: number | undefined;
   #snapshots = 0;
+  readonly #reloads = new Map<ReloadReason, number>();
   #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RevocationSetOptions) {
@@ -64,6 +65,9 @@ export class RevocationSet {
       onSnapshot: (entries) => {
         this.#snapshots += 1;
         this.#apply(entries);
+      },
+      onReload: (reason) => {
+        this.#reloads.set(reason, (this.#reloads.get(reason) ?? 0) + 1);
       },
       onEntries: (entries) => this.#apply(entries),
       onContact: (atMs) => {
@@ -124,6 +128,11 @@ export class RevocationSet {
    */
   get snapshots(): number {
     return this.#snapshots;
+  }
+
+  /** Reloads the source decided on since start, by reason (the first load is not one). */
+  get reloads(): ReadonlyMap<ReloadReason, number> {
+    return this.#reloads;
   }
 
   /** Entries held: PATs with a revocation plus revoked sessions. */

@@ -32,10 +32,19 @@ export interface RevocationWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Why a source loads the whole set again after the first load: its subscription reconnected; a message
+ * skipped a sequence; a heartbeat found messages announced a period earlier still missing; Redis's counter
+ * went below what was applied (it lost its data); or a writer's rebuild asked every reader to.
+ */
+export type ReloadReason = 'reconnect' | 'sequence_gap' | 'messages_missing' | 'redis_reset' | 'rebuild';
+
 /** What a reader is told by its source. */
 export interface RevocationHandlers {
   /** The full current set: at first connect and after every reconnect or rebuild. */
   onSnapshot(entries: readonly RevocationEntry[]): void;
+  /** The source has decided to reload the whole set (an `onSnapshot` follows once the load succeeds). */
+  onReload?(reason: ReloadReason): void;
   /** New entries published by a writer. */
   onEntries(entries: readonly RevocationEntry[]): void;
   /** A successful contact with the source (load, message or heartbeat) at `atMs`. */

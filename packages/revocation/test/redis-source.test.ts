@@ -97,6 +97,7 @@ describe('Redis revocation source', () => {
     await admin.client('KILL', 'TYPE', 'pubsub');
     await vi.waitFor(() => expect(set.isRevoked(claims('pat-missed'))).toBe(true));
     expect(set.isFresh()).toBe(true);
+    expect(set.reloads.get('reconnect')).toBeGreaterThanOrEqual(1);
   });
 
   it('finds a change it was never sent by the sequence at the next heartbeats, and reloads', async () => {
@@ -148,6 +149,7 @@ describe('Redis revocation source', () => {
       await vi.waitFor(() => expect(set.isRevoked(claims('pat-2'))).toBe(true));
       await source.heartbeat();
       expect(set.snapshots).toBe(loads); // no reload
+      expect([...set.reloads]).toEqual([]);
       expect(set.isFresh()).toBe(true);
     });
 
@@ -164,6 +166,7 @@ describe('Redis revocation source', () => {
       await source.heartbeat();
       await vi.waitFor(() => expect(set.isRevoked(claims('pat-2'))).toBe(true));
       expect(set.snapshots).toBe(loads + 1);
+      expect([...set.reloads]).toEqual([['messages_missing', 1]]);
     });
   });
 
@@ -174,6 +177,7 @@ describe('Redis revocation source', () => {
     await writer.revoke([sessionEntry('jti-next')]); // published as sequence 2; this reader applied 0
     await vi.waitFor(() => expect(set.isRevoked(claims('pat-lost'))).toBe(true));
     expect(set.isRevoked(claims(undefined, T0, 'jti-next'))).toBe(true);
+    expect([...set.reloads]).toEqual([['sequence_gap', 1]]);
   });
 
   it('reloads when the sequence falls behind what it applied (FLUSHALL or a Redis restart)', async () => {
@@ -186,6 +190,7 @@ describe('Redis revocation source', () => {
     await clients.connect().zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-restored')));
     await vi.waitFor(() => expect(set.isRevoked(claims('pat-restored'))).toBe(true));
     expect(set.isRevoked(claims(undefined, T0, 'jti-1'))).toBe(true); // memory never forgets
+    expect(set.reloads.get('redis_reset')).toBe(1);
   });
 
   it('reloads the snapshot on a resync message', async () => {
@@ -198,6 +203,7 @@ describe('Redis revocation source', () => {
     await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-silent'))).toBe(true));
     // One more load: the one the resync message asked for.
     expect(set.snapshots).toBe(loads + 1);
+    expect([...set.reloads]).toEqual([['rebuild', 1]]);
   });
 
   it('applies published revocations without reloading the snapshot', async () => {
@@ -208,6 +214,7 @@ describe('Redis revocation source', () => {
     await vi.waitFor(() => expect(set.isRevoked(claims('pat-published'))).toBe(true));
     expect(set.isRevoked(claims(undefined, T0, 'jti-published'))).toBe(true);
     expect(set.snapshots).toBe(loads);
+    expect([...set.reloads]).toEqual([]);
   });
 
   it('ignores malformed messages and set members, and keeps working', async () => {

@@ -8,6 +8,7 @@ export interface RevocationStats {
   readonly size?: number;
   readonly lastContactAt?: number | undefined;
   readonly snapshots?: number;
+  readonly reloads?: ReadonlyMap<string, number>;
 }
 
 const STARTED = Symbol('request started');
@@ -123,6 +124,17 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         this.inc(revocation?.snapshots ?? 0);
+      },
+    });
+    new Counter({
+      name: 'portcullis_gateway_revocation_reloads_total',
+      help: 'Reloads of the whole revocation set after the first load, by reason: reconnect, sequence_gap (a lost message), messages_missing (announced by the counter, not arrived a heartbeat later), redis_reset, rebuild.',
+      labelNames: ['reason'],
+      registers,
+
+      collect() {
+        this.reset();
+        for (const [reason, count] of revocation?.reloads ?? []) this.inc({ reason }, count);
       },
     });
     new Gauge({
