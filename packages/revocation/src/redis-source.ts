@@ -197,6 +197,12 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     resync('reconnect');
   }
 
+  /** The command connection came back: what it reads may have moved on, so load again (still in sync meanwhile). */
+  function onCommandReady(): void {
+    if (loaded) handlers?.onReload?.('reconnect');
+    requestSync();
+  }
+
   function onMessage(from: string, raw: string): void {
     if (from !== keys.channel || closed || !handlers) return;
     const message = parseMessage(raw);
@@ -230,7 +236,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       // Not needed for correctness (the sequence finds every loss) but a reconnect is the likeliest moment
       // to have missed something: reload at once rather than a heartbeat or two later.
       subscriber.on('ready', onSubscriberReady);
-      command.on('ready', requestSync);
+      command.on('ready', onCommandReady);
       heartbeat = setInterval(() => void tick(), heartbeatMs).unref();
       const started = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -249,7 +255,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       clearInterval(heartbeat);
       subscriber.off('message', onMessage);
       subscriber.off('ready', onSubscriberReady);
-      command.off('ready', requestSync);
+      command.off('ready', onCommandReady);
       if (firstSync) {
         clearTimeout(firstSync.timer);
         firstSync.reject(new Error('revocation source closed before the first snapshot'));

@@ -100,6 +100,18 @@ describe('Redis revocation source', () => {
     expect(set.reloads.get('reconnect')).toBeGreaterThanOrEqual(1);
   });
 
+  it('reloads when its command connection comes back, and counts that as a reconnect', async () => {
+    const set = await started({ heartbeatMs: HOUR });
+    const loads = set.snapshots;
+    const admin = clients.connect();
+    await admin.zadd(SET, T0 + HOUR, encodeMember(tokenEntry('pat-while-away')));
+    // Every ordinary connection, this one included; the subscriber (pubsub) stays up.
+    await admin.client('KILL', 'TYPE', 'normal');
+    await vi.waitFor(() => expect(set.isRevoked(claims('pat-while-away'))).toBe(true));
+    expect(set.snapshots).toBe(loads + 1);
+    expect([...set.reloads]).toEqual([['reconnect', 1]]);
+  });
+
   it('finds a change it was never sent by the sequence at the next heartbeats, and reloads', async () => {
     const set = await started();
     await writer.revoke([sessionEntry('jti-seen')]);
