@@ -82,7 +82,12 @@ export function hostProblem(req: IncomingMessage): string | undefined {
     const name = raw[i]!;
     if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
   }
+  return hostCountProblem(hosts, req.httpVersion);
+}
+
+/** hostProblem's rule, for a listener that already counts the Host fields in its own pass over the raw list. */
+export function hostCountProblem(hosts: number, httpVersion: string): string | undefined {
   if (hosts > 1) return 'Send exactly one Host header';
-  if (hosts === 0 && req.httpVersion === '1.1') return 'An HTTP/1.1 request needs a Host header';
+  if (hosts === 0 && httpVersion === '1.1') return 'An HTTP/1.1 request needs a Host header';
   return undefined;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type ErrorResponse, hostProblem, sendOnSocket } from '@portcullis/errors';
+import { type ErrorResponse, hostCountProblem, sendOnSocket } from '@portcullis/errors';
 import type { Logger } from 'pino';
 import type { Authenticator, AuthOutcome, RevocationCheck } from './authenticate.js';
 import type { GatewayConfig } from './config.js';
@@ -12,6 +12,7 @@ import {
   fieldsKeptForUpstream,
   normalizeConnectionHeaders,
   setForwardedHeaders,
+  type HeaderScan,
   setIdentityHeaders,
   stripIdentityHeaders,
 } from './forward-headers.js';
@@ -92,10 +93,9 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
   }
 
   /** Checks the request against its route and, when it may pass, rewrites its headers for the upstream. */
-  function decide(req: IncomingMessage, requestId: string, path: string): Decision | Promise<Decision> {
+  function decide(req: IncomingMessage, requestId: string, path: string, scan: HeaderScan): Decision | Promise<Decision> {
     const entry = router.match(path);
     if (entry === undefined) return errorResponse('not_found', 'No route for this path', requestId);
-    const scan = stripIdentityHeaders(req, names, twins);
     if (!entry.spec.auth) {
       delete req.headers[config.patHeader];
       if (!entry.spec.forwardAuthorization) delete req.headers.authorization;
@@ -179,13 +179,15 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     markStart(req);
     const requestId = assignRequestId(req);
     try {
+      // One pass over the raw headers: client-sent identity headers go, Authorization and Host are counted.
+      const scan = stripIdentityHeaders(req, names, twins);
       // Closed after the answer, as node:http's own Host check does: what else the client sends is suspect.
-      const host = hostProblem(req);
+      const host = hostCountProblem(scan.hosts, req.httpVersion);
       if (host !== undefined) return answer(req, res, errorResponse('invalid_request', host, requestId, { connection: 'close' }));
       const target = parseRequestTarget(req.url ?? '');
       if (target === null) return answer(req, res, errorResponse('invalid_request', 'Malformed request path', requestId));
       if (OWN_PATHS.has(target.path)) return ownEndpoints(req, res);
-      const decision = decide(req, requestId, target.path);
+      const decision = decide(req, requestId, target.path, scan);
       // The common case (a cached session token) is decided synchronously: no promise, no closure.
       if (!(decision instanceof Promise)) return forwardRequest(req, res, target, decision);
       decision.then(
@@ -202,13 +204,14 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
     // A socket error before the hand-over (client gone) must not crash the process.
     socket.on('error', (error) => logger.debug({ err: error, requestId }, 'upgrade socket error'));
     try {
+      const scan = stripIdentityHeaders(req, names, twins);
       // node:http skips its own Host check for upgrades.
-      const host = hostProblem(req);
+      const host = hostCountProblem(scan.hosts, req.httpVersion);
       if (host !== undefined) return sendOnSocket(socket, errorResponse('invalid_request', host, requestId));
       const target = parseRequestTarget(req.url ?? '');
       if (target === null) return sendOnSocket(socket, errorResponse('invalid_request', 'Malformed request path', requestId));
       if (OWN_PATHS.has(target.path)) return sendOnSocket(socket, errorResponse('not_found', 'Not found', requestId));
-      const decision = decide(req, requestId, target.path);
+      const decision = decide(req, requestId, target.path, scan);
       const finish = (d: Decision): void => {
         if (isRejection(d)) return sendOnSocket(socket, d);
         prepareForward(req, d, target.path, target.query, true);

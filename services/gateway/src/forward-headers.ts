@@ -28,12 +28,15 @@ export function assignRequestId(req: IncomingMessage): string {
 export interface HeaderScan {
   /** The request carried Authorization more than once (Node keeps only the first: ambiguous, refuse). */
   duplicateAuthorization: boolean;
+  /** Host fields in the request, for the RFC 9112 §3.2 check (`hostCountProblem`). */
+  hosts: number;
 }
 
 /**
  * Removes every client-sent copy of the identity headers, on every route. Also removes their underscore
  * twins (`X_Auth_Subject`): CGI-style upstreams map `-` and `_` to the same variable, so a twin would
- * spoof the real header. The raw header list is scanned once; identity names are lowercase.
+ * spoof the real header. The raw header list is scanned once, counting Authorization and Host fields on
+ * the way; identity names are lowercase.
  */
 export function stripIdentityHeaders(req: IncomingMessage, names: IdentityHeaderNames, twins: ReadonlySet<string>): HeaderScan {
   const headers = req.headers;
@@ -42,16 +45,18 @@ export function stripIdentityHeaders(req: IncomingMessage, names: IdentityHeader
   delete headers[names.tokenId];
   delete headers[names.scope];
   let authorizations = 0;
+  let hosts = 0;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations += 1;
+    else if (name.length === 4 && name.toLowerCase() === 'host') hosts += 1;
     else if (name.includes('_')) {
       const lower = name.toLowerCase();
       if (twins.has(lower.replaceAll('_', '-'))) delete headers[lower];
     }
   }
-  return { duplicateAuthorization: authorizations > 1 };
+  return { duplicateAuthorization: authorizations > 1, hosts };
 }
 
 export function setIdentityHeaders(req: IncomingMessage, names: IdentityHeaderNames, identity: Identity): void {
