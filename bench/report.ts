@@ -339,7 +339,7 @@ export function renderMarkdown(report: BenchReport): string {
         '|---:|---:|---:|---:|---:|---:|',
         `| ${mb(m.idleBytes)} MB | ${mb(m.warmBytes)} MB | ${mb(m.afterRevocationsBytes)} MB | ${mb(m.afterTokensBytes)} MB | ${mb(m.settledBytes)} MB | ${mb(m.peakBytes)} MB |`,
         '',
-        `Revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test, each decoding every entry at once)${reloadReasons(m)}.`,
+        `Revocation snapshots loaded by the gateway: ${m.revocationSnapshots} (1 is the load at start; more are reloads during the test, each reading every entry again)${reloadReasons(m)}.`,
         '',
         `An idle \`node -e\` process: ${mb(m.idleNodeBytes)} MB; the same with \`--import tsx\`: ${mb(m.idleNodeTsxBytes)} MB.`,
         '',

@@ -29,7 +29,7 @@ export interface MemoryResult {
   idleNodeTsxBytes: number;
   /**
    * Whole revocation snapshots the gateway loaded (its /metrics at the end): 1 is the load at start; more
-   * means it reloaded the set during the test, decoding every entry at once again.
+   * means it reloaded the set during the test, reading every entry again.
    */
   revocationSnapshots: number;
   /** Why the gateway reloaded the set, as its /metrics counts them (`portcullis_gateway_revocation_reloads_total`). */

@@ -91,7 +91,7 @@ export class MemoryRevocationBus implements RevocationWriter {
   }
 
   #sendSnapshot(reader: RevocationHandlers): void {
-    reader.onSnapshot([...this.#entries.values()]);
+    reader.onSnapshot([...this.#entries.values()], true);
     reader.onContact(this.#now());
   }
 

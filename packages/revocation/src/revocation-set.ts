@@ -62,9 +62,9 @@ export class RevocationSet {
   async start(): Promise<void> {
     if (!this.#pruneTimer) this.#pruneTimer = setInterval(() => this.prune(), this.#pruneIntervalMs).unref();
     const handlers: RevocationHandlers = {
-      onSnapshot: (entries) => {
-        this.#snapshots += 1;
+      onSnapshot: (entries, last) => {
         this.#apply(entries);
+        if (last) this.#snapshots += 1;
       },
       onReload: (reason) => {
         this.#reloads.set(reason, (this.#reloads.get(reason) ?? 0) + 1);
@@ -124,7 +124,7 @@ export class RevocationSet {
 
   /**
    * Whole snapshots applied since start: the first load, then one per reload (a reconnect, a lost message, a
-   * Redis that lost its data, a rebuild's resync message). Each decodes every live entry at once.
+   * Redis that lost its data, a rebuild's resync message). Each reads every live entry again.
    */
   get snapshots(): number {
     return this.#snapshots;

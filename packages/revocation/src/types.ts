@@ -41,9 +41,13 @@ export type ReloadReason = 'reconnect' | 'sequence_gap' | 'messages_missing' | '
 
 /** What a reader is told by its source. */
 export interface RevocationHandlers {
-  /** The full current set: at first connect and after every reconnect or rebuild. */
-  onSnapshot(entries: readonly RevocationEntry[]): void;
-  /** The source has decided to reload the whole set (an `onSnapshot` follows once the load succeeds). */
+  /**
+   * Part of a full load of the set, at first connect and on every reload: a union into what the reader holds,
+   * as `onEntries` is. `last` marks the load's final part: the reader then holds every entry the set held
+   * when the load began. A load abandoned midway (the source fell out of sync again) sends no `last` part.
+   */
+  onSnapshot(entries: readonly RevocationEntry[], last: boolean): void;
+  /** The source has decided to reload the whole set (`onSnapshot` parts follow, the last once the load succeeds). */
   onReload?(reason: ReloadReason): void;
   /** New entries published by a writer. */
   onEntries(entries: readonly RevocationEntry[]): void;

@@ -21,7 +21,7 @@ describe('Redis revocation source', () => {
   let writer: RevocationWriter;
   const sets: RevocationSet[] = [];
 
-  function newSet(options: { startTimeoutMs?: number; heartbeatMs?: number } = {}): RevocationSet {
+  function newSet(options: { startTimeoutMs?: number; heartbeatMs?: number; snapshotPageSize?: number } = {}): RevocationSet {
     const source = createRedisRevocationSource({
       ...clients.pair(),
       now: clock.now,
@@ -216,6 +216,40 @@ describe('Redis revocation source', () => {
     // One more load: the one the resync message asked for.
     expect(set.snapshots).toBe(loads + 1);
     expect([...set.reloads]).toEqual([['rebuild', 1]]);
+  });
+
+  it('loads a set larger than a page a page at a time, without the entries that already ended', async () => {
+    const admin = clients.connect();
+    const ids = Array.from({ length: 500 }, (_, i) => `jti-${i}`);
+    // 500 members: past Redis's small-set encoding, so ZSCAN really pages.
+    await admin.zadd(SET, ...ids.flatMap((id) => [T0 + HOUR, encodeMember(sessionEntry(id))]), T0 - 1, encodeMember(sessionEntry('jti-ended', T0 - 1)));
+    const parts: { ids: string[]; last: boolean }[] = [];
+    const source = createRedisRevocationSource({ ...clients.pair(), now: clock.now, heartbeatMs: HOUR, snapshotPageSize: 50 });
+    try {
+      await source.start({
+        onSnapshot: (entries, last) => parts.push({ ids: entries.map((e) => e.id), last }),
+        onEntries: () => {},
+        onContact: () => {},
+      });
+    } finally {
+      await source.close();
+    }
+    expect(parts.length).toBeGreaterThan(2);
+    expect(parts.map((p) => p.last)).toEqual([...Array.from({ length: parts.length - 1 }, () => false), true]);
+    // ZSCAN may return a member twice; what counts is that every live one arrived, and only those.
+    expect(new Set(parts.flatMap((p) => p.ids))).toEqual(new Set(ids));
+  });
+
+  it('counts a paged load as one snapshot', async () => {
+    const admin = clients.connect();
+    await admin.zadd(SET, ...Array.from({ length: 300 }, (_, i) => [T0 + HOUR, encodeMember(tokenEntry(`pat-${i}`))]).flat());
+    const set = newSet({ snapshotPageSize: 20 });
+    await set.start();
+    expect(set.size).toBe(300);
+    expect(set.snapshots).toBe(1);
+    await writer.rebuild([]);
+    await vi.waitFor(() => expect(set.snapshots).toBe(2));
+    expect(set.size).toBe(300);
   });
 
   it('applies published revocations without reloading the snapshot', async () => {

@@ -7,14 +7,14 @@ import { HOUR, STALENESS_MS, T0, claims, manualClock, sessionEntry, startedSet, 
 function manualSource(): { source: RevocationSource; send: RevocationHandlers } {
   let handlers: RevocationHandlers | undefined;
   const send: RevocationHandlers = {
-    onSnapshot: (entries) => handlers?.onSnapshot(entries),
+    onSnapshot: (entries, last) => handlers?.onSnapshot(entries, last),
     onEntries: (entries) => handlers?.onEntries(entries),
     onContact: (atMs) => handlers?.onContact(atMs),
   };
   const source: RevocationSource = {
     start: async (h) => {
       handlers = h;
-      h.onSnapshot([]);
+      h.onSnapshot([], true);
       h.onContact(T0);
       return Promise.resolve();
     },
@@ -129,7 +129,7 @@ describe('RevocationSet', () => {
     it('ignores entries that have already expired when they arrive', async () => {
       const { send, set } = await withManualSource();
       send.onEntries([sessionEntry('jti-old', T0 - 1)]);
-      send.onSnapshot([tokenEntry('pat-old', T0 - HOUR, T0 - 1)]);
+      send.onSnapshot([tokenEntry('pat-old', T0 - HOUR, T0 - 1)], true);
       expect(set.size).toBe(0);
     });
   });
@@ -138,9 +138,20 @@ describe('RevocationSet', () => {
     it('add to what the set holds: entries received while a snapshot loaded are kept', async () => {
       const { send, set } = await withManualSource();
       send.onEntries([sessionEntry('jti-during-load')]);
-      send.onSnapshot([tokenEntry('pat-in-snapshot')]);
+      send.onSnapshot([tokenEntry('pat-in-snapshot')], true);
       expect(set.isRevoked(claims(undefined, T0, 'jti-during-load'))).toBe(true);
       expect(set.isRevoked(claims('pat-in-snapshot'))).toBe(true);
+    });
+
+    it('apply part by part, and count as one load when the last part arrives', async () => {
+      const { send, set } = await withManualSource();
+      const loads = set.snapshots;
+      send.onSnapshot([tokenEntry('pat-first-part')], false);
+      expect(set.isRevoked(claims('pat-first-part'))).toBe(true);
+      expect(set.snapshots).toBe(loads);
+      send.onSnapshot([sessionEntry('jti-last-part')], true);
+      expect(set.isRevoked(claims(undefined, T0, 'jti-last-part'))).toBe(true);
+      expect(set.snapshots).toBe(loads + 1);
     });
 
     it('are what a reader starting late learns from', async () => {
