@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type SigningKey, generateSigningKey, signSessionToken, toJwks } from '@portcullis/jwt';
-import { type RevocationEntry, createRedisRevocationWriter } from '@portcullis/revocation';
+import { type RevocationEntry, createRedisRevocationWriter, encodeResyncMessage, revocationKeys } from '@portcullis/revocation';
 import { Redis } from 'ioredis';
 import { claimsFor } from '../../test/support/forge.js';
 import { startRedis } from '../../test/support/redis.js';
@@ -34,6 +34,11 @@ export interface MemoryResult {
   revocationSnapshots: number;
   /** Why the gateway reloaded the set, as its /metrics counts them (`portcullis_gateway_revocation_reloads_total`). */
   revocationReloads: Record<string, number>;
+  /**
+   * After the figures above: one more load of the whole set, asked for by a resync message (as auth's rebuild
+   * does; a reconnect does the same), its time, and RSS and VmHWM once it is done. Not part of the target.
+   */
+  reload: { seconds: number; rssBytes: number; peakBytes: number };
   /** The gateway ran from `dist/` (as deployed) rather than from source under tsx. */
   compiled: boolean;
   method: string;
@@ -141,7 +146,13 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   const snapshots = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(metrics.body);
   if (metrics.status !== 200 || snapshots === null) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
 
+  const reloadSeconds = await forcedReload(redis.url, Number(snapshots[1]), async () => (await call(agent, `${gateway.url}/metrics`)).body);
+  expectOk(await get(warmToken), 'the first token after the reload');
+  const afterReload = residentSet(pid);
+  log(`  reload of the set in ${reloadSeconds.toFixed(2)} s; RSS after ${mb(afterReload.rssBytes)} MB, peak ${mb(afterReload.peakBytes)} MB`);
+
   return {
+    reload: { seconds: reloadSeconds, ...afterReload },
     tokens: options.memoryTokens,
     revocationEntries: entries.length,
     idleBytes,
@@ -160,6 +171,22 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
     compiled: stack.compiled,
     method: METHOD + (stack.compiled ? HOW_IT_RAN.compiled : HOW_IT_RAN.source),
   };
+}
+
+/** Asks the gateway to load the whole set again, as a rebuild does, and waits until it has: seconds taken. */
+async function forcedReload(redisUrl: string, snapshotsBefore: number, metrics: () => Promise<string>): Promise<number> {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const started = performance.now();
+    await client.publish(revocationKeys().channel, encodeResyncMessage());
+    await waitUntil('the gateway to reload the revocation set', async () => {
+      const match = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(await metrics());
+      return match !== null && Number(match[1]) > snapshotsBefore;
+    }, 60_000);
+    return (performance.now() - started) / 1000;
+  } finally {
+    client.disconnect();
+  }
 }
 
 function expectOk(status: number, what: string): void {
