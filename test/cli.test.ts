@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +213,49 @@ describe('portcullis CLI', () => {
 
     expect((await cli(['--profile', 'brought', 'logout'])).out).toBe('Profile "brought" removed.\n');
     expect(await exchanges(brought.key)).toBe(true);
+    expect(readProfiles(configPath)).toEqual({ profiles: {} });
+  });
+
+  /**
+   * The real executable at a real terminal: `script` (util-linux) runs it on a pseudo-terminal and relays
+   * what it prints. `answer` is typed once the prompt has appeared, as a person would.
+   */
+  function atTerminal(args: string[], answer: string): Promise<{ code: number | null; screen: string }> {
+    const command = [process.execPath, '--conditions=source', '--import', 'tsx', join(ROOT, 'packages/cli/src/main.ts'), ...args]
+      .map((word) => `'${word.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: home, TERM: 'dumb' } });
+    let screen = '';
+    let typed = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      screen += chunk.toString('utf8');
+      if (!typed && screen.includes('Password for ')) {
+        typed = true;
+        child.stdin.write(answer);
+      }
+    });
+    return new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, screen }));
+    });
+  }
+
+  it('at a terminal, asks for the password without echoing it', async () => {
+    const run = await atTerminal(['login', '--url', gateway.url, '--email', ADMIN.email], `${ADMIN.password}\r`);
+    expect(run.screen).toContain(`Password for ${ADMIN.email}: `);
+    expect(run.screen).toContain(`as ${ADMIN.email} (admin)`);
+    expect(run.code).toBe(0);
+    // Neither echoed while typed nor printed after.
+    expect(run.screen).not.toContain(ADMIN.password);
+    const { pat } = readProfiles(configPath).profiles.default!;
+    expect(await exchanges(pat)).toBe(true);
+  });
+
+  it('at a terminal, Ctrl-C at the password prompt cancels: exit 2, nothing saved', async () => {
+    const run = await atTerminal(['login', '--url', gateway.url, '--email', ADMIN.email], 'half-typed\u0003');
+    expect(run.screen).toContain('error: cancelled');
+    expect(run.code).toBe(2);
+    expect(run.screen).not.toContain('half-typed');
     expect(readProfiles(configPath)).toEqual({ profiles: {} });
   });
 

@@ -13,6 +13,8 @@ export interface CliIo {
   stdin: AsyncIterable<string | Buffer>;
   env: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
+  /** Asks for a secret without echo when stdin is a terminal; undefined otherwise (or when absent). */
+  promptSecret?: (prompt: string) => Promise<string | undefined>;
 }
 
 /** 0 done, 1 the server said no or could not be reached, 2 the command itself is wrong. */
@@ -86,7 +88,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--pat <key>', 'a personal access token (prefer --pat-stdin: a command line is visible to other users)')
     .option('--pat-stdin', 'read the personal access token from standard input')
     .option('--email <email>', 'log in with email and password instead')
-    .option('--password-stdin', 'read the password from standard input (or set PORTCULLIS_PASSWORD)')
+    .option('--password-stdin', 'read the password from standard input (or set PORTCULLIS_PASSWORD; at a terminal it is otherwise asked for)')
     .option('--ttl <duration>', 'lifetime of the PAT created for an email login, such as 72h or 90d (default: the server\'s, 72h)')
     .action(async (options: { url: string; pat?: string; patStdin?: boolean; email?: string; passwordStdin?: boolean; ttl?: string }) => {
       const url = serverUrl(options.url);
@@ -98,8 +100,10 @@ export function buildProgram(io: CliIo): Command {
       let pat: string;
       let createdByLogin = false;
       if (options.email !== undefined) {
-        const password = options.passwordStdin ? await readAll(io.stdin) : io.env.PORTCULLIS_PASSWORD;
-        if (!password) throw new UsageError('give the password on standard input (--password-stdin) or in PORTCULLIS_PASSWORD');
+        const password = options.passwordStdin
+          ? await readAll(io.stdin)
+          : io.env.PORTCULLIS_PASSWORD || (await io.promptSecret?.(`Password for ${options.email}: `));
+        if (!password) throw new UsageError('give the password at the prompt, on standard input (--password-stdin) or in PORTCULLIS_PASSWORD');
         const session = await PortcullisClient.passwordSession(url, options.email, password, io.fetch);
         const created = await new PortcullisClient(url, { session }, io.fetch).createToken({
           name: LOGIN_TOKEN_NAME,
