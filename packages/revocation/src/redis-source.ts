@@ -117,8 +117,8 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   /**
    * Reads the set a page at a time (ZSCAN) and hands each page to the reader as it arrives, so a load never
    * holds a second copy of the whole set (see SNAPSHOT_PAGE_SIZE), and the event loop serves requests
-   * between pages. Returns the sequence the load vouches for, or undefined
-   * when it was abandoned (closed, or the source fell out of sync again: another pass follows).
+   * between pages. Returns the sequence the load vouches for, or undefined when it was abandoned (closed,
+   * or the source fell out of sync again: another pass follows).
    *
    * Consistent without one transaction around the whole read. The counter is read with the first page, and
    * every entry written up to it is in the set by then. ZSCAN returns every member present from the start of
