@@ -229,7 +229,7 @@ describe('portcullis CLI', () => {
     let typed = false;
     child.stdout.on('data', (chunk: Buffer) => {
       screen += chunk.toString('utf8');
-      if (!typed && screen.includes('Password for ')) {
+      if (!typed && /Password for |Personal access token: /.test(screen)) {
         typed = true;
         child.stdin.write(answer);
       }
@@ -249,6 +249,17 @@ describe('portcullis CLI', () => {
     expect(run.screen).not.toContain(ADMIN.password);
     const { pat } = readProfiles(configPath).profiles.default!;
     expect(await exchanges(pat)).toBe(true);
+  });
+
+  it('at a terminal, --pat-stdin asks for the PAT without echoing it', async () => {
+    const created = await cli(['--profile', 'setup', 'login', '--url', gateway.url, '--email', ADMIN.email, '--password-stdin'], { stdin: ADMIN.password });
+    expect(created.code).toBe(0);
+    const { pat } = readProfiles(configPath).profiles.setup!;
+    const run = await atTerminal(['--profile', 'typed', 'login', '--url', gateway.url, '--pat-stdin'], `${pat}\r`);
+    expect(run.screen).toContain('Personal access token: ');
+    expect(run.code).toBe(0);
+    expect(run.screen).not.toContain(pat);
+    expect(readProfiles(configPath).profiles.typed).toMatchObject({ url: gateway.url, pat });
   });
 
   it('at a terminal, Ctrl-C at the password prompt cancels: exit 2, nothing saved', async () => {

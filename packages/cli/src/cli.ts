@@ -28,6 +28,15 @@ interface GlobalOptions {
 
 const LOGIN_TOKEN_NAME = 'portcullis-cli';
 
+/**
+ * A secret the user chose to give on standard input: read whole from a pipe or file, or, when standard
+ * input is a terminal, asked for without echo (reading a terminal to its end would show the secret and
+ * wait for Ctrl-D).
+ */
+async function secretFromStdin(io: CliIo, prompt: string): Promise<string> {
+  return (await io.promptSecret?.(prompt)) ?? (await readAll(io.stdin));
+}
+
 async function readAll(stdin: AsyncIterable<string | Buffer>): Promise<string> {
   let text = '';
   for await (const chunk of stdin) text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
@@ -86,9 +95,9 @@ export function buildProgram(io: CliIo): Command {
     .description('Save a profile for a Portcullis deployment: with a PAT you have, or with email and password (a PAT is then created for the CLI)')
     .requiredOption('--url <url>', "the gateway's URL (or auth's)")
     .option('--pat <key>', 'a personal access token (prefer --pat-stdin: a command line is visible to other users)')
-    .option('--pat-stdin', 'read the personal access token from standard input')
+    .option('--pat-stdin', 'read the personal access token from standard input (asked for without echo at a terminal)')
     .option('--email <email>', 'log in with email and password instead')
-    .option('--password-stdin', 'read the password from standard input (or set PORTCULLIS_PASSWORD; at a terminal it is otherwise asked for)')
+    .option('--password-stdin', 'read the password from standard input (or set PORTCULLIS_PASSWORD; at a terminal, without either, it is asked for)')
     .option('--ttl <duration>', 'lifetime of the PAT created for an email login, such as 72h or 90d (default: the server\'s, 72h)')
     .action(async (options: { url: string; pat?: string; patStdin?: boolean; email?: string; passwordStdin?: boolean; ttl?: string }) => {
       const url = serverUrl(options.url);
@@ -100,9 +109,10 @@ export function buildProgram(io: CliIo): Command {
       let pat: string;
       let createdByLogin = false;
       if (options.email !== undefined) {
+        const prompt = `Password for ${options.email}: `;
         const password = options.passwordStdin
-          ? await readAll(io.stdin)
-          : io.env.PORTCULLIS_PASSWORD || (await io.promptSecret?.(`Password for ${options.email}: `));
+          ? await secretFromStdin(io, prompt)
+          : io.env.PORTCULLIS_PASSWORD || (await io.promptSecret?.(prompt));
         if (!password) throw new UsageError('give the password at the prompt, on standard input (--password-stdin) or in PORTCULLIS_PASSWORD');
         const session = await PortcullisClient.passwordSession(url, options.email, password, io.fetch);
         const created = await new PortcullisClient(url, { session }, io.fetch).createToken({
@@ -114,7 +124,7 @@ export function buildProgram(io: CliIo): Command {
         pat = created.key;
         createdByLogin = true;
       } else {
-        pat = options.pat ?? (await readAll(io.stdin)).trim();
+        pat = options.pat ?? (await secretFromStdin(io, 'Personal access token: ')).trim();
         if (pat === '') throw new UsageError('no personal access token on standard input');
       }
       // Proves the PAT works here before it is saved, and says whose it is.
