@@ -42,8 +42,8 @@ export function typeSecret(secret: string, typed: string): SecretInput {
 
 /**
  * Prompts on `output` and reads one line from `input` without echo. Resolves to undefined when `input` is
- * not a terminal (the caller then asks for --password-stdin instead); rejects with a UsageError when the
- * user cancels.
+ * not a terminal (the caller then reads the secret some other way); rejects with a UsageError when the
+ * user cancels or the terminal goes away.
  */
 export function promptSecret(prompt: string, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string | undefined> {
   if (!input.isTTY) return Promise.resolve(undefined);
@@ -51,7 +51,12 @@ export function promptSecret(prompt: string, input: NodeJS.ReadStream, output: N
     let secret = '';
     const finish = (): void => {
       input.off('data', onData);
-      input.setRawMode(false);
+      input.off('end', onEnd);
+      try {
+        input.setRawMode(false);
+      } catch {
+        // The terminal is already gone: nothing left to restore.
+      }
       input.pause();
       output.write('\n');
     };
@@ -65,10 +70,15 @@ export function promptSecret(prompt: string, input: NodeJS.ReadStream, output: N
       if (result.state === 'done') resolve(result.secret);
       else reject(new UsageError('cancelled'));
     };
+    const onEnd = (): void => {
+      finish();
+      reject(new UsageError('cancelled'));
+    };
     // Echo goes off before the prompt appears: whatever is typed once it shows is never displayed.
     input.setRawMode(true);
     input.setEncoding('utf8');
     input.on('data', onData);
+    input.once('end', onEnd);
     input.resume();
     output.write(prompt);
   });
