@@ -13,8 +13,9 @@ export interface MemoryRevocationBusOptions {
 /**
  * The shared set and channel in one process, for `npm start` without Redis: the bus is auth's writer, and
  * `source()` gives each RevocationSet its reader. Same protocol as Redis (snapshot on start, `onEntries` on
- * revoke, a fresh snapshot on rebuild), delivered synchronously, so a revoke has reached every reader by
- * the time it resolves. Nothing can disconnect, so a started source is always in contact.
+ * revoke, a fresh snapshot on a rebuild that changed something), delivered synchronously, so a revoke has
+ * reached every reader by the time it resolves. Nothing can disconnect, so a started source is always in
+ * contact.
  */
 export class MemoryRevocationBus implements RevocationWriter {
   readonly #now: () => number;
@@ -42,9 +43,14 @@ export class MemoryRevocationBus implements RevocationWriter {
 
   async rebuild(entries: readonly RevocationEntry[]): Promise<void> {
     assertRevocationEntries(entries);
-    for (const entry of entries) this.#store(entry);
+    let changed = false;
+    for (const entry of entries) {
+      const before = this.#entries.get(encodeMember(entry))?.until;
+      if (this.#store(entry).until !== before) changed = true;
+    }
     this.#prune();
-    for (const reader of this.#readers) this.#sendSnapshot(reader);
+    // As on Redis: readers reload only when the rebuild restored or lengthened something.
+    if (changed) for (const reader of this.#readers) this.#sendSnapshot(reader);
     return Promise.resolve();
   }
 

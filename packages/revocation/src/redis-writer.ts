@@ -1,4 +1,4 @@
-import type { Cluster, Pipeline, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { assertRevocationEntries } from './entry.js';
 import { revocationKeys } from './keys.js';
 import { encodeMember } from './member.js';
@@ -20,6 +20,29 @@ export const REVOCATION_WRITE_CHUNK = 1000;
 const PUBLISH_SCRIPT = `
 if #ARGV > 3 then redis.call('ZADD', KEYS[1], 'GT', unpack(ARGV, 4)) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[3], 2))
+return seq
+`;
+
+/**
+ * One chunk of a rebuild: adds the entries (ARGV, score/member pairs) with GT, and marks a resync owed when
+ * that added a member or raised a score (CH counts both). The mark is kept in Redis, so a writer that stops
+ * before announcing leaves it to whichever writer ends a rebuild next.
+ */
+const REBUILD_CHUNK_SCRIPT = `
+local changed = redis.call('ZADD', KEYS[1], 'GT', 'CH', unpack(ARGV))
+if changed > 0 then redis.call('SET', KEYS[2], '1') end
+return changed
+`;
+
+/**
+ * The end of a rebuild: prunes what ended before ARGV[2] and, only if a resync is owed, clears the mark,
+ * bumps the sequence and publishes ARGV[3] with it, as PUBLISH_SCRIPT does. Returns the sequence, or 0.
+ */
+const REBUILD_END_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('DEL', KEYS[3]) == 0 then return 0 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[3], 2))
 return seq
@@ -63,11 +86,12 @@ export function createRedisRevocationWriter(
       assertRevocationEntries(entries);
       // A union, never a replace: another auth replica may have revoked something after our read of PostgreSQL.
       for (const chunk of chunks(entries)) {
-        const pipeline = redis.pipeline() as Pipeline;
-        throwOnError(await pipeline.zadd(keys.set, 'GT', ...pairs(chunk)).exec());
+        await redis.eval(REBUILD_CHUNK_SCRIPT, 2, keys.set, keys.resyncOwed, ...pairs(chunk));
       }
-      // Readers reload the snapshot on `resync`, so they pick up everything the chunks above restored.
-      await publish(encodeResyncMessage());
+      // Readers reload the whole set on `resync`, so they pick up everything the chunks above restored. A
+      // rebuild that restored nothing (the usual periodic one) tells no one: reloading every entry on every
+      // gateway each REVOCATION_REBUILD_INTERVAL would find nothing new.
+      await redis.eval(REBUILD_END_SCRIPT, 3, keys.set, keys.sequence, keys.resyncOwed, keys.channel, `(${now()}`, encodeResyncMessage());
     },
 
     async close() {
@@ -79,13 +103,5 @@ export function createRedisRevocationWriter(
 function* chunks<T>(items: readonly T[]): Generator<readonly T[]> {
   for (let start = 0; start < items.length; start += REVOCATION_WRITE_CHUNK) {
     yield items.slice(start, start + REVOCATION_WRITE_CHUNK);
-  }
-}
-
-/** ioredis resolves a pipeline with per-command errors instead of rejecting; a lost write must throw. */
-function throwOnError(results: [Error | null, unknown][] | null): void {
-  if (results === null) throw new Error('revocation write aborted by Redis');
-  for (const [error] of results) {
-    if (error) throw error;
   }
 }

@@ -27,7 +27,10 @@ export interface RevocationEntry {
 export interface RevocationWriter {
   /** Adds entries to the shared set and tells every reader, atomically. */
   revoke(entries: readonly RevocationEntry[]): Promise<void>;
-  /** Re-adds the full list from the record (after a FLUSHALL or restart), prunes expired ones, tells readers. */
+  /**
+   * Re-adds the full list from the record (after a FLUSHALL or restart), prunes expired ones, and tells
+   * readers to reload when that changed the set: an entry restored, or its `until` lengthened.
+   */
   rebuild(entries: readonly RevocationEntry[]): Promise<void>;
   close(): Promise<void>;
 }

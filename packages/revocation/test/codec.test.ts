@@ -3,13 +3,19 @@ import { decodeMember, encodeEntriesMessage, encodeMember, parseMessage, revocat
 import { HOUR, T0, sessionEntry, tokenEntry } from './helpers.js';
 
 describe('revocation keys', () => {
-  it('share one hash tag, so the set sits in one Cluster slot', () => {
+  it('share one hash tag, so every key sits in one Cluster slot', () => {
     expect(revocationKeys()).toEqual({
       set: '{portcullis}:revoked',
       sequence: '{portcullis}:seq',
       channel: '{portcullis}:revocations',
+      resyncOwed: '{portcullis}:resync-owed',
     });
-    expect(revocationKeys('staging')).toEqual({ set: '{staging}:revoked', sequence: '{staging}:seq', channel: '{staging}:revocations' });
+    expect(revocationKeys('staging')).toEqual({
+      set: '{staging}:revoked',
+      sequence: '{staging}:seq',
+      channel: '{staging}:revocations',
+      resyncOwed: '{staging}:resync-owed',
+    });
   });
 
   it.each(['', 'a}b', '{a', 'a b'])('refuse the prefix %j', (prefix) => {

@@ -90,6 +90,16 @@ export function revocationBackendContract(name: string, open: (now: () => number
       expect(after.isRevoked(claims(undefined, T0, 'jti-from-record'))).toBe(true);
     });
 
+    it('makes readers reload on a rebuild that changed the set, and only then', async () => {
+      const set = await reader();
+      const entries = [tokenEntry('pat-1'), sessionEntry('jti-1')];
+      await backend.writer.revoke(entries);
+      await backend.writer.rebuild(entries); // what the periodic rebuild does with nothing lost
+      await backend.writer.rebuild([sessionEntry('jti-from-record')]);
+      await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-from-record'))).toBe(true));
+      expect(set.snapshots).toBe(2); // the first load, then the one reload the second rebuild asked for
+    });
+
     it('keeps entries other writers added when rebuilding (a union, not a replace)', async () => {
       await backend.writer.revoke([sessionEntry('jti-by-another-replica')]);
       await backend.writer.rebuild([sessionEntry('jti-from-record')]);

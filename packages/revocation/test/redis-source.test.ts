@@ -208,10 +208,9 @@ describe('Redis revocation source', () => {
   it('reloads the snapshot on a resync message', async () => {
     const set = await started();
     const loads = set.snapshots;
-    const command = clients.connect();
-    // An entry that reached Redis without a message (a revoke whose PUBLISH was lost); rebuild announces it.
-    await command.zadd(SET, T0 + HOUR, encodeMember(sessionEntry('jti-silent')));
-    await writer.rebuild([]);
+    // In the record but not in Redis (a revoke whose Redis write failed): the rebuild restores it, and only
+    // the reload its resync message asks for brings it to the reader.
+    await writer.rebuild([sessionEntry('jti-silent')]);
     await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-silent'))).toBe(true));
     // One more load: the one the resync message asked for.
     expect(set.snapshots).toBe(loads + 1);
@@ -247,9 +246,22 @@ describe('Redis revocation source', () => {
     await set.start();
     expect(set.size).toBe(300);
     expect(set.snapshots).toBe(1);
-    await writer.rebuild([]);
+    await writer.rebuild([tokenEntry('pat-restored')]);
     await vi.waitFor(() => expect(set.snapshots).toBe(2));
-    expect(set.size).toBe(300);
+    expect(set.size).toBe(301);
+  });
+
+  it('does not reload for a rebuild that changed nothing (the periodic one, with Redis intact)', async () => {
+    const set = await started({ heartbeatMs: HOUR });
+    const loads = set.snapshots;
+    const entries = [tokenEntry('pat-kept'), sessionEntry('jti-kept')];
+    await writer.revoke(entries);
+    await writer.rebuild(entries);
+    // Messages arrive in order: once this one is applied, a resync sent before it would have been seen.
+    await writer.revoke([sessionEntry('jti-after')]);
+    await vi.waitFor(() => expect(set.isRevoked(claims(undefined, T0, 'jti-after'))).toBe(true));
+    expect(set.snapshots).toBe(loads);
+    expect([...set.reloads]).toEqual([]);
   });
 
   it('applies published revocations without reloading the snapshot', async () => {

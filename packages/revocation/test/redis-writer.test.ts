@@ -59,6 +59,26 @@ describe('Redis revocation writer', () => {
     await vi.waitFor(() => expect(published).toEqual(['{"seq":1,"v":1,"type":"resync"}']));
   });
 
+  it('announces a rebuild only when it changed the set: a member restored or an `until` lengthened', async () => {
+    await writer.revoke([sessionEntry('jti-1', T0 + HOUR)]);
+    await writer.rebuild([sessionEntry('jti-1', T0 + HOUR)]); // already there: nothing to tell
+    await writer.rebuild([sessionEntry('jti-1', T0 + 2 * HOUR)]); // lengthened: readers must not prune it early
+    await writer.rebuild([sessionEntry('jti-1', T0 + HOUR)]); // shorter: GT keeps the longer, nothing changes
+    await vi.waitFor(() => expect(published).toHaveLength(2));
+    expect(published[1]).toBe('{"seq":2,"v":1,"type":"resync"}');
+    expect(await clients.connect().get(SEQUENCE)).toBe('2');
+  });
+
+  it('sends a resync another writer owed: one that changed the set but stopped before announcing it', async () => {
+    const admin = clients.connect();
+    // What a rebuild leaves when its process dies between its last chunk and its end.
+    await admin.zadd(SET, T0 + HOUR, 's:jti-restored');
+    await admin.set(revocationKeys().resyncOwed, '1');
+    await writer.rebuild([sessionEntry('jti-restored')]);
+    await vi.waitFor(() => expect(published).toEqual(['{"seq":1,"v":1,"type":"resync"}']));
+    expect(await admin.exists(revocationKeys().resyncOwed)).toBe(0);
+  });
+
   it('numbers every published change from one counter, so readers can find a lost one', async () => {
     await writer.revoke([sessionEntry('jti-1')]);
     await writer.rebuild([sessionEntry('jti-2')]);
