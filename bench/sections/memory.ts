@@ -143,10 +143,10 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   const { rssBytes: settledBytes, peakBytes } = residentSet(pid);
   log(`  ${options.memoryTokens} distinct tokens in ${tokenSeconds.toFixed(1)} s; RSS idle ${mb(idleBytes)} MB, after ${mb(afterTokensBytes)} MB, peak ${mb(peakBytes)} MB`);
   const metrics = await call(agent, `${gateway.url}/metrics`);
-  const snapshots = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(metrics.body);
-  if (metrics.status !== 200 || snapshots === null) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
+  const snapshots = snapshotCount(metrics.body);
+  if (metrics.status !== 200 || snapshots === undefined) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
 
-  const reloadSeconds = await forcedReload(redis.url, Number(snapshots[1]), async () => (await call(agent, `${gateway.url}/metrics`)).body);
+  const reloadSeconds = await forcedReload(redis.url, snapshots, async () => (await call(agent, `${gateway.url}/metrics`)).body);
   expectOk(await get(warmToken), 'the first token after the reload');
   const afterReload = residentSet(pid);
   log(`  reload of the set in ${reloadSeconds.toFixed(2)} s; RSS after ${mb(afterReload.rssBytes)} MB, peak ${mb(afterReload.peakBytes)} MB`);
@@ -164,7 +164,7 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
     tokenSeconds,
     idleNodeBytes,
     idleNodeTsxBytes,
-    revocationSnapshots: Number(snapshots[1]),
+    revocationSnapshots: snapshots,
     revocationReloads: Object.fromEntries(
       [...metrics.body.matchAll(/^portcullis_gateway_revocation_reloads_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
     ),
@@ -173,16 +173,19 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   };
 }
 
+/** `portcullis_gateway_revocation_snapshots_total` from a /metrics body. */
+function snapshotCount(body: string): number | undefined {
+  const match = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(body);
+  return match === null ? undefined : Number(match[1]);
+}
+
 /** Asks the gateway to load the whole set again, as a rebuild does, and waits until it has: seconds taken. */
 async function forcedReload(redisUrl: string, snapshotsBefore: number, metrics: () => Promise<string>): Promise<number> {
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     const started = performance.now();
     await client.publish(revocationKeys().channel, encodeResyncMessage());
-    await waitUntil('the gateway to reload the revocation set', async () => {
-      const match = /^portcullis_gateway_revocation_snapshots_total (\d+)$/m.exec(await metrics());
-      return match !== null && Number(match[1]) > snapshotsBefore;
-    }, 60_000);
+    await waitUntil('the gateway to reload the revocation set', async () => (snapshotCount(await metrics()) ?? 0) > snapshotsBefore, 60_000);
     return (performance.now() - started) / 1000;
   } finally {
     client.disconnect();
