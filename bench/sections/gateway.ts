@@ -59,6 +59,8 @@ interface Candidate {
 }
 
 const ECHO_PATH = '/bench/__echo';
+/** What the `-headers` candidates must send the upstream: the headers the gateway adds. */
+const GATEWAY_HEADER_NAMES = ['x-request-id', 'x-auth-subject', 'x-auth-org', 'x-auth-token-id', 'x-auth-scope', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 const BARE = 'bare';
 
 /**
@@ -92,6 +94,11 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   // Not a target candidate: the bare proxy plus the headers the gateway adds, to price them apart.
   const bareHeaders = await spawnBenchServer('bench/servers/bare-proxy.ts', { ...env, GATEWAY_HEADERS: '1' });
   cleanup.defer('bare proxy with the gateway headers', () => bareHeaders.stop());
+  // Not a target candidate: the library the gateway forwards with, alone, to show its own ceiling.
+  const plainHpm = await spawnBenchServer('bench/servers/hpm-proxy.ts', env);
+  cleanup.defer('http-proxy-middleware proxy', () => plainHpm.stop());
+  const plainHpmHeaders = await spawnBenchServer('bench/servers/hpm-proxy.ts', { ...env, GATEWAY_HEADERS: '1' });
+  cleanup.defer('http-proxy-middleware proxy with the gateway headers', () => plainHpmHeaders.stop());
   const express = await spawnBenchServer('bench/servers/express-proxy.ts', env);
   cleanup.defer('express proxy', () => express.stop());
   const gateway = await stack.startGateway();
@@ -106,6 +113,8 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     { name: 'upstream', label: 'upstream direct (no proxy)', url: stack.upstream.url },
     { name: BARE, label: 'bare node:http keep-alive proxy', url: bare.url },
     { name: 'bare-headers', label: "the same + the gateway's 8 upstream headers (not judged)", url: bareHeaders.url },
+    { name: 'plain-hpm', label: 'http-proxy-middleware on plain node:http, no auth (not judged)', url: plainHpm.url },
+    { name: 'plain-hpm-headers', label: "http-proxy-middleware + the gateway's 8 headers (not judged)", url: plainHpmHeaders.url },
     { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', url: express.url },
     { name: 'portcullis', label: 'Portcullis gateway, every check on', url: gateway.url },
     { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, url: workers.url },
@@ -252,6 +261,12 @@ async function verify(candidates: Candidate[], headers: Record<string, string>, 
     for (const c of candidates) {
       const res = await call(agent, `${c.url}${TIMED_PATH}`, { headers });
       expect(res.status === 200 && res.body === '{"ok":true}\n', `${c.label}: GET ${TIMED_PATH} with the token answers 200 and the upstream's body`, `${res.status} ${res.body}`);
+    }
+    for (const c of candidates.filter((c) => c.name.endsWith('-headers'))) {
+      const echoed = await call(agent, `${c.url}${ECHO_PATH}`, { headers });
+      const seen = (JSON.parse(echoed.body) as { headers: Record<string, string> }).headers;
+      const missing = GATEWAY_HEADER_NAMES.filter((name) => seen[name] === undefined);
+      expect(echoed.status === 200 && missing.length === 0 && echoed.headers['x-request-id'] === seen['x-request-id'], `${c.label}: upstream receives the 8 headers, client gets the request id`, `missing ${missing.join(', ')}`);
     }
     const gateway = candidates.find((c) => c.name === 'portcullis')!;
     const bare = await call(agent, `${gateway.url}${TIMED_PATH}`);

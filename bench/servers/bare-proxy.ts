@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { type IncomingHttpHeaders, Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { addGatewayHeaders, withGatewayHeaders } from './gateway-headers.js';
 
 /**
  * The Node ceiling: a reverse proxy on bare `node:http` with a keep-alive agent to the upstream, no
@@ -13,17 +13,9 @@ import type { AddressInfo } from 'node:net';
  * node:http by themselves, apart from any check.
  */
 const upstream = new URL(process.env.UPSTREAM_URL ?? '');
-const gatewayHeaders = process.env.GATEWAY_HEADERS === '1';
 const agent = new Agent({ keepAlive: true });
 // RFC 9110 §7.6.1: connection-specific fields are not forwarded.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-// Identity values shaped like a bench session's: user, organization and token ids are UUIDs.
-const IDENTITY = {
-  'x-auth-subject': randomUUID(),
-  'x-auth-org': randomUUID(),
-  'x-auth-token-id': randomUUID(),
-  'x-auth-scope': 'bench:read',
-};
 
 function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out = { ...headers };
@@ -34,14 +26,7 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 const server = createServer((req, res) => {
   const headers = forwardable(req.headers);
   headers.host = upstream.host;
-  const requestId = gatewayHeaders ? randomUUID() : undefined;
-  if (requestId !== undefined) {
-    headers['x-request-id'] = requestId;
-    Object.assign(headers, IDENTITY);
-    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-proto'] = 'http';
-    headers['x-forwarded-host'] = req.headers.host ?? '';
-  }
+  const requestId = withGatewayHeaders ? addGatewayHeaders(headers, req) : undefined;
   const outgoing = request(
     { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent },
     (answer) => {
