@@ -5,6 +5,7 @@ import { type LoadResult, type LoadTool, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
 import { ProfiledProcess, type ProfiledRun, describeProfiledRun, tryProfiling } from '../profiled.js';
 import { type Stack, TIMED_PATH, stopService } from '../stack.js';
+import { GATEWAY_HEADER_NAMES } from '../servers/gateway-headers.js';
 import { median } from '../stats.js';
 
 export interface CandidateResult {
@@ -59,8 +60,6 @@ interface Candidate {
 }
 
 const ECHO_PATH = '/bench/__echo';
-/** What the `-headers` candidates must send the upstream: the headers the gateway adds. */
-const GATEWAY_HEADER_NAMES = ['x-request-id', 'x-auth-subject', 'x-auth-org', 'x-auth-token-id', 'x-auth-scope', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 const BARE = 'bare';
 
 /**

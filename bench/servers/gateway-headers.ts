@@ -17,6 +17,9 @@ const IDENTITY = {
   'x-auth-scope': 'bench:read',
 };
 
+/** Their names, which the bench checks the upstream receives from every candidate that sends them. */
+export const GATEWAY_HEADER_NAMES = ['x-request-id', ...Object.keys(IDENTITY), 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+
 export function addGatewayHeaders(headers: IncomingHttpHeaders, req: IncomingMessage): string {
   const requestId = randomUUID();
   headers['x-request-id'] = requestId;
