@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ServiceProcess } from '../test/support/processes.js';
 
@@ -29,8 +29,8 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
-function nodeArgs(script: string, execArgv: readonly string[] = []): [string, string[]] {
-  const argv = [...execArgv, '--conditions=source', '--import', 'tsx', join(ROOT, script)];
+function nodeArgs(script: string, execArgv: readonly string[] = [], compiled = false): [string, string[]] {
+  const argv = [...execArgv, ...(compiled ? [] : ['--conditions=source', '--import', 'tsx']), join(ROOT, script)];
   // setpriv makes the kernel kill the child if the bench dies without running its exit hook (SIGKILL).
   return existsSync('/usr/bin/setpriv')
     ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...argv]]
@@ -126,21 +126,95 @@ export function runBenchScript<T>(script: string, env: Record<string, string>, t
   });
 }
 
+/** Auth or a gateway started by `spawnLoggingService`. */
+export interface LoggingService extends ServiceProcess {
+  readonly pid: number;
+  /** The last lines of its log file and of its stderr, for error messages. */
+  tail(): string;
+}
+
+const LOG_POLL_MS = 20;
+
 /**
- * A real service started by test/support's `spawnService` keeps parsing every line it logs; auth logs each
- * request, and that parsing would run in the bench process, the load generator. Once the service is up, its
- * output is only drained (keeping a short tail for error messages).
+ * Starts auth or a gateway, its real main (`dist/main.js` when `compiled`, as the Docker image runs it, else
+ * `src/main.ts` under tsx), with its stdout going straight to `logFile` and resolves once it logs that it
+ * listens, with the URL it bound.
+ *
+ * Both log a line per request to stdout. Through a pipe, every line would have to be read by the bench
+ * process, on the same two cores as the candidates and the load generator: measured at 10–14 µs of the
+ * bench's CPU per request the gateway served, work the bench added to the gateway's figure and to no other
+ * candidate's. Into a file, the service still formats and writes every line; nothing reads them while timed.
  */
-export function quietService(service: ServiceProcess): { tail: () => string } {
-  const tail: string[] = [];
-  for (const stream of [service.child.stdout, service.child.stderr]) {
-    stream?.removeAllListeners('data');
-    stream?.on('data', (chunk: string) => {
-      tail.push(chunk);
-      if (tail.length > 20) tail.shift();
-    });
+export function spawnLoggingService(
+  service: 'auth' | 'gateway',
+  env: Record<string, string>,
+  options: { compiled: boolean; execArgv?: readonly string[]; logFile: string },
+): Promise<LoggingService> {
+  const script = options.compiled ? `services/${service}/dist/main.js` : `services/${service}/src/main.ts`;
+  const [file, argv] = nodeArgs(script, options.execArgv, options.compiled);
+  const out = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(file, argv, { cwd: ROOT, env: { ...CHILD_ENV, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', out, 'pipe'] });
+  } finally {
+    closeSync(out);
   }
-  return { tail: () => tail.join('') };
+  running.add(child);
+  const stderr: string[] = [];
+  collectLines(child, (line) => {
+    stderr.push(line);
+    if (stderr.length > TAIL_LINES) stderr.shift();
+  });
+  const exited = new Promise<number | null>((done) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      done(code);
+    }),
+  );
+  const logLines = () => (existsSync(options.logFile) ? readFileSync(options.logFile, 'utf8').split('\n') : []);
+  const tail = () => [...logLines().slice(-20), ...stderr.slice(-20)].join('\n');
+
+  return new Promise<LoggingService>((ready, fail) => {
+    let settled = false;
+    const finish = (error?: Error) => {
+      settled = true;
+      clearInterval(poll);
+      clearTimeout(timer);
+      if (error) {
+        void stopChild(child);
+        fail(error);
+      }
+    };
+    const timer = setTimeout(() => finish(new Error(`${service} did not start:\n${tail()}`)), READY_TIMEOUT_MS);
+    const poll = setInterval(() => {
+      // Only read while starting: the file holds a few lines then.
+      const url = logLines().map(parseServiceListening).find((u) => u !== undefined);
+      if (url === undefined || settled) return;
+      finish();
+      // SIGTERM only: the caller's stopService decides when to give up and SIGKILL.
+      const stop = () => {
+        child.kill('SIGTERM');
+        return exited;
+      };
+      ready({ url, pid: child.pid!, child, output: stderr, tail, stop });
+    }, LOG_POLL_MS);
+    void exited.then((code) => {
+      if (!settled) finish(new Error(`${service} exited with ${code}:\n${tail()}`));
+    });
+  });
+}
+
+/** The URL in auth's `auth listening` or a gateway's `gateway listening` line. */
+function parseServiceListening(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const record = JSON.parse(line) as { msg?: unknown; url?: unknown; port?: unknown };
+    if (record.msg === 'auth listening' && typeof record.url === 'string') return record.url;
+    if (record.msg === 'gateway listening' && typeof record.port === 'number') return `http://127.0.0.1:${record.port}`;
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

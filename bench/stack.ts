@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ServiceProcess, spawnService, tempDataDir } from '../test/support/processes.js';
+import { type ServiceProcess, tempDataDir } from '../test/support/processes.js';
 import { type RedisServer, startRedis } from '../test/support/redis.js';
-import { type BenchProcess, CHILD_ENV, quietService, spawnBenchServer } from './children.js';
+import { type BenchProcess, type LoggingService, spawnBenchServer, spawnLoggingService } from './children.js';
 import type { Cleanup } from './cleanup.js';
 import { call, keepAlive, waitUntil } from './http.js';
 
@@ -28,7 +28,7 @@ export interface Stack {
   /** Auth and the gateways run from `dist/`, not from source under tsx. */
   compiled: boolean;
   redis: RedisServer;
-  auth: ServiceProcess;
+  auth: LoggingService;
   upstream: BenchProcess;
   routesFile: string;
   createPat(permissions?: string[]): Promise<Pat>;
@@ -37,7 +37,7 @@ export interface Stack {
   /** `PATCH /api/v1/api_tokens/:id {enabled:false}` on auth directly; resolves when auth has answered 200. */
   disable(id: string): Promise<void>;
   /** `execArgv`: Node options for the gateway process (`--cpu-prof`). */
-  startGateway(env?: Record<string, string>, execArgv?: string[]): Promise<ServiceProcess>;
+  startGateway(env?: Record<string, string>, execArgv?: string[]): Promise<LoggingService>;
 }
 
 /** Stops a service, SIGKILL if it has not drained in time. */
@@ -45,6 +45,13 @@ export async function stopService(service: ServiceProcess): Promise<void> {
   const timer = setTimeout(() => service.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await service.stop();
   clearTimeout(timer);
+}
+
+/** A file for one service's log, in a folder of its own that the cleanup removes. */
+function logFile(cleanup: Cleanup, service: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `portcullis-bench-${service}-log-`));
+  cleanup.defer(`${service} log folder`, () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, `${service}.log`);
 }
 
 export function writeRoutesFile(cleanup: Cleanup, upstreamUrl: string): string {
@@ -57,10 +64,13 @@ export function writeRoutesFile(cleanup: Cleanup, upstreamUrl: string): string {
 }
 
 /** A real gateway (`services/gateway/src/main.ts`) with the bench's route table, ready to serve. */
-export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean, execArgv: string[] = []): Promise<ServiceProcess> {
-  const gateway = await spawnService('gateway', { ...CHILD_ENV, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env }, { compiled, execArgv });
-  cleanup.defer(`gateway ${gateway.child.pid}`, () => stopService(gateway));
-  quietService(gateway);
+export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean, execArgv: string[] = []): Promise<LoggingService> {
+  const gateway = await spawnLoggingService(
+    'gateway',
+    { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env },
+    { compiled, execArgv, logFile: logFile(cleanup, 'gateway') },
+  );
+  cleanup.defer(`gateway ${gateway.pid}`, () => stopService(gateway));
   const agent = keepAlive();
   await waitUntil('gateway /readyz', async () => (await call(agent, `${gateway.url}/readyz`)).status === 200);
   agent.destroy();
@@ -81,8 +91,7 @@ export async function startStack(
   const upstream = await spawnBenchServer('bench/servers/upstream.ts', {});
   cleanup.defer('upstream', () => upstream.stop());
 
-  const auth = await spawnService('auth', {
-    ...CHILD_ENV,
+  const auth = await spawnLoggingService('auth', {
     AUTH_PORT: '0',
     AUTH_HOST: '127.0.0.1',
     DATA_DIR: data.dir,
@@ -91,17 +100,15 @@ export async function startStack(
     ADMIN_PASSWORD: ADMIN.password,
     JWT_ISSUER: ISSUER,
     BCRYPT_COST: String(bcryptCost),
-    LOG_LEVEL: 'info',
-  }, { compiled, execArgv: authExecArgv });
+  }, { compiled, execArgv: authExecArgv, logFile: logFile(cleanup, 'auth') });
   cleanup.defer('auth', () => stopService(auth));
-  const authLog = quietService(auth);
 
   const agent = keepAlive();
   cleanup.defer('control agent', () => agent.destroy());
   const form = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
   async function token(body: Record<string, string>): Promise<string> {
     const res = await call(agent, `${auth.url}/auth/v1/token`, { method: 'POST', headers: form, body: new URLSearchParams(body).toString() });
-    if (res.status !== 200) throw new Error(`POST /auth/v1/token answered ${res.status}: ${res.body}\n${authLog.tail()}`);
+    if (res.status !== 200) throw new Error(`POST /auth/v1/token answered ${res.status}: ${res.body}\n${auth.tail()}`);
     return (JSON.parse(res.body) as { access_token: string }).access_token;
   }
   const admin = await token({ grant_type: 'password', username: ADMIN.email, password: ADMIN.password });
