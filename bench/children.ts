@@ -129,7 +129,7 @@ export function runBenchScript<T>(script: string, env: Record<string, string>, t
 /** Auth or a gateway started by `spawnLoggingService`. */
 export interface LoggingService extends ServiceProcess {
   readonly pid: number;
-  /** The last lines of its log file and of its stderr, for error messages. */
+  /** The last lines of its log file (access lines left out) and of its stderr, for error messages. */
   tail(): string;
 }
 
@@ -172,7 +172,8 @@ export function spawnLoggingService(
     }),
   );
   const logLines = () => (existsSync(options.logFile) ? readFileSync(options.logFile, 'utf8').split('\n') : []);
-  const tail = () => [...logLines().slice(-20), ...stderr.slice(-20)].join('\n');
+  // What went wrong is in the lines that are not per-request access lines.
+  const tail = () => [...logLines().filter((line) => !line.includes('"msg":"request"')).slice(-20), ...stderr.slice(-20)].join('\n');
 
   return new Promise<LoggingService>((ready, fail) => {
     let settled = false;

@@ -99,7 +99,16 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
       claimsFor({ iss: ISSUER, scope: PERMISSION, org: 'org-bench', tid: randomUUID(), exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SEC, ...overrides }),
       key,
     );
-  const get = async (token: string): Promise<number> => (await call(agent, `${gateway.url}${TIMED_PATH}`, { headers: { Authorization: `Bearer ${token}` } })).status;
+  /** The status, and the body of an answer other than 200 (which says why), for the error message. */
+  let lastRefusal = '';
+  const get = async (token: string): Promise<number> => {
+    const res = await call(agent, `${gateway.url}${TIMED_PATH}`, { headers: { Authorization: `Bearer ${token}` } });
+    if (res.status !== 200) lastRefusal = res.body;
+    return res.status;
+  };
+  const expectOk = (status: number, what: string): void => {
+    if (status !== 200) throw new Error(`memory gateway answered ${status} to ${what}: ${lastRefusal}\n${gateway.tail()}`);
+  };
 
   await sleep(SETTLE_MS);
   const idleBytes = rss();
@@ -190,10 +199,6 @@ async function forcedReload(redisUrl: string, snapshotsBefore: number, metrics: 
   } finally {
     client.disconnect();
   }
-}
-
-function expectOk(status: number, what: string): void {
-  if (status !== 200) throw new Error(`memory gateway answered ${status} to ${what}`);
 }
 
 
