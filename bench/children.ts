@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ServiceProcess } from '../test/support/processes.js';
+import { type ServiceProcess, listeningUrl } from '../test/support/processes.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const READY_TIMEOUT_MS = 30_000;
@@ -189,7 +189,7 @@ export function spawnLoggingService(
     const timer = setTimeout(() => finish(new Error(`${service} did not start:\n${tail()}`)), READY_TIMEOUT_MS);
     const poll = setInterval(() => {
       // Only read while starting: the file holds a few lines then.
-      const url = logLines().map(parseServiceListening).find((u) => u !== undefined);
+      const url = logLines().map(listeningUrl).find((u) => u !== undefined);
       if (url === undefined || settled) return;
       finish();
       // SIGTERM only: the caller's stopService decides when to give up and SIGKILL.
@@ -203,19 +203,6 @@ export function spawnLoggingService(
       if (!settled) finish(new Error(`${service} exited with ${code}:\n${tail()}`));
     });
   });
-}
-
-/** The URL in auth's `auth listening` or a gateway's `gateway listening` line. */
-function parseServiceListening(line: string): string | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    const record = JSON.parse(line) as { msg?: unknown; url?: unknown; port?: unknown };
-    if (record.msg === 'auth listening' && typeof record.url === 'string') return record.url;
-    if (record.msg === 'gateway listening' && typeof record.port === 'number') return `http://127.0.0.1:${record.port}`;
-    return undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

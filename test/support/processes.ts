@@ -68,14 +68,7 @@ export function spawnService(
     const timer = setTimeout(() => fail(new Error(`${service} did not start:\n${output.join('\n')}`)), READY_TIMEOUT_MS);
     const onLine = (line: string) => {
       output.push(line);
-      if (!line.startsWith('{')) return;
-      let record: { msg?: string; url?: string; port?: number };
-      try {
-        record = JSON.parse(line) as typeof record;
-      } catch {
-        return;
-      }
-      const url = record.msg === 'auth listening' ? record.url : record.msg === 'gateway listening' ? `http://127.0.0.1:${record.port}` : undefined;
+      const url = listeningUrl(line);
       if (!url) return;
       clearTimeout(timer);
       ready({
@@ -105,6 +98,20 @@ export function spawnService(
       fail(new Error(`${service} exited with ${code}:\n${output.join('\n')}`));
     });
   });
+}
+
+/** The URL in auth's `auth listening` log line, or a gateway's `gateway listening` (loopback, its port). */
+export function listeningUrl(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  let record: { msg?: unknown; url?: unknown; port?: unknown };
+  try {
+    record = JSON.parse(line) as typeof record;
+  } catch {
+    return undefined;
+  }
+  if (record.msg === 'auth listening' && typeof record.url === 'string') return record.url;
+  if (record.msg === 'gateway listening' && typeof record.port === 'number') return `http://127.0.0.1:${record.port}`;
+  return undefined;
 }
 
 /** Runs a service that is expected to refuse to start; resolves with its exit code and output. */
