@@ -32,10 +32,10 @@ const POLL_TIMEOUT_MS = 5_000;
 const PREPARE_CONCURRENCY = 4;
 /**
  * Untimed revocations first, as every section warms up before it measures: fresh gateways answer their
- * first 401s, and auth its first revokes, with code not compiled yet (the first sample of a cold run took
- * 20 ms here, the next ones 2-4 ms).
+ * first 401s, and auth its first revokes, with code not compiled yet (here the first samples of cold runs
+ * took 10-28 ms, most later ones 2-4 ms).
  */
-export const WARMUP_REVOCATIONS = 20;
+const WARMUP_REVOCATIONS = 20;
 
 /**
  * Section 3: auth, Redis and three gateway processes. For each revocation a PAT and a session from it are
