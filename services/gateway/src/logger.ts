@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { batchedStdout } from './log-destination.js';
 
 /** Header and field names whose values are credentials; `patHeader` is the configured PAT header. */
 function secretNames(patHeader: string): string[] {
@@ -18,7 +19,7 @@ export function redactPaths(patHeader: string): string[] {
   return paths;
 }
 
-/** `destination` defaults to stdout; tests pass a sink to read what would have been written. */
+/** `destination` defaults to stdout, written in batches (log-destination.ts); tests pass a sink instead. */
 export function createGatewayLogger(options: { level: string; patHeader: string }, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -26,6 +27,6 @@ export function createGatewayLogger(options: { level: string; patHeader: string 
       level: options.level,
       redact: { paths: redactPaths(options.patHeader), censor: '[redacted]' },
     },
-    destination,
+    destination ?? batchedStdout(),
   );
 }
