@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, call, closedPort } from '../../../test/support/gateway-harness.js';
+import { rawExchange } from '../../../test/support/raw-http.js';
 import { redactPaths } from '../src/logger.js';
 import { type TestStack, startStack } from './helpers.js';
 
@@ -146,6 +147,17 @@ describe('forwarding', () => {
     const gatewayHost = new URL(stack.url).host;
     expect((await get('/host')).json().headers.host).toBe(new URL(stack.upstream.url).host);
     expect((await get('/keep-host')).json().headers.host).toBe(gatewayHost);
+  });
+
+  it("HTTP/1.0 without Host on a route that preserves the client's Host: the upstream gets its own (200)", async () => {
+    const answers = await rawExchange(stack.url, `GET /keep-host HTTP/1.0\r\nAuthorization: Bearer ${stack.auth.token()}\r\n\r\n`);
+    expect(answers.map((a) => a.status)).toEqual([200]);
+    expect(answers[0]!.json().headers.host).toBe(new URL(stack.upstream.url).host);
+  });
+
+  it('forwards a field node:http keeps as a list as the separate lines it came in (200)', async () => {
+    const res = await get('/lines', [['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+    expect(res.json().headers['set-cookie']).toEqual(['a=1', 'b=2']);
   });
 
   it('drops hop-by-hop headers, so no proxy behind the gateway can drop the identity headers (200)', async () => {
