@@ -4,10 +4,10 @@ import { type Duplex, Stream } from 'node:stream';
 import { sendOnSocket } from '@portcullis/errors';
 import { type Options, type Plugin, createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
-import { sendWithHeaderList } from './header-list-pass.js';
 import type { RouteMetrics } from './metrics.js';
 import { errorResponse, send } from './respond.js';
 import type { RouteSpec } from './route-table.js';
+import { replaceStreamPass } from './stream-pass.js';
 import { upstreamTarget } from './upstream-agents.js';
 import { relayUpstreamResponse } from './upstream-response.js';
 import { UpstreamTimeout, type UpstreamWatchdog } from './upstream-watchdog.js';
@@ -16,8 +16,9 @@ import { UpstreamTimeout, type UpstreamWatchdog } from './upstream-watchdog.js';
  * Forwarding to one route's upstream with http-proxy-middleware, without its default plugins (they log
  * and answer errors in their own format): bodies stream both ways untouched, connections are reused, and
  * upstream failures become the project's JSON errors (refused or reset → 502, silent too long → 504).
- * http-proxy sends the request, through the pass in header-list-pass.ts (node:http gets the header fields as
- * a list, not an object); the answer is relayed by relayUpstreamResponse (`selfHandleResponse`).
+ * http-proxy's pipeline sends the request, with the gateway's own last step (stream-pass.ts: node:http gets
+ * the header fields as a list and only the options it needs); the answer is relayed by
+ * relayUpstreamResponse (`selfHandleResponse`).
  *
  * Requests reach the gateway already routed, checked and with their final path, so the middleware's own
  * per-request steps (path filter with url.parse, a copy of its options, the router and pathRewrite hooks,
@@ -120,7 +121,7 @@ export function createRouteProxy(spec: RouteSpec, options: RouteProxyOptions): R
       (proxyServer) => {
         server = proxyServer;
       },
-      sendWithHeaderList,
+      replaceStreamPass,
       failures,
     ],
     logger: {
