@@ -20,6 +20,7 @@ import { grants, roleAllowsMethod } from './identity.js';
 import { type GatewayMetrics, markStart } from './metrics.js';
 import { OWN_PATHS, createOwnEndpoints } from './own-endpoints.js';
 import { type RouteProxy, createRouteProxy } from './proxy.js';
+import { RefusalLog } from './refusal-log.js';
 import { type RequestTarget, forwardUrl, parseRequestTarget } from './request-path.js';
 import { errorResponse, failureResponse, send } from './respond.js';
 import type { RouteSpec } from './route-table.js';
@@ -42,6 +43,8 @@ export interface GatewayAppDeps {
   metrics: GatewayMetrics;
   /** See OwnEndpointsDeps.metricsText. */
   metricsText?: () => Promise<string>;
+  /** Epoch ms, for the throttle of the 503 warnings (RefusalLog). Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface GatewayApp {
@@ -72,6 +75,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
   const names = config.identityHeaders;
   const twins = new Set([names.subject, names.org, names.tokenId, names.scope]);
   const kept = fieldsKeptForUpstream(twins);
+  const refusals = new RefusalLog(logger, deps.now ?? Date.now);
   const watchdog = new UpstreamWatchdog({ shortestTimeoutMs: Math.min(...config.routes.map((r) => r.timeoutMs)) });
   const router = createRouter(
     config.routes.map((spec): RouteEntry => ({
@@ -89,6 +93,7 @@ export function createApp(deps: GatewayAppDeps): GatewayApp {
   });
 
   function reject(failure: AuthFailure, requestId: string, scope?: string): ErrorResponse {
+    if (failure.code === 'service_unavailable') refusals.refused(failure.message, requestId);
     return failureResponse(failure, requestId, config.realm, scope);
   }
 

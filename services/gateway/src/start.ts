@@ -120,7 +120,7 @@ export async function startGateway(config: GatewayConfig, deps: StartGatewayDeps
 
   const agents = new UpstreamAgents();
   const metricsText = deps.clusterWorker ? clusterMetrics(metrics.registry) : undefined;
-  const app = createApp({ config, authenticator, jwks, revocation, agents, logger, metrics, ...(metricsText ? { metricsText } : {}) });
+  const app = createApp({ config, authenticator, jwks, revocation, agents, logger, metrics, now, ...(metricsText ? { metricsText } : {}) });
   const server = createHttpServer(app.handleRequest, (code, message, req) => errorResponse(code, message, req ? requestIdFor(req) : randomUUID()));
   // Upgraded sockets leave the HTTP server's bookkeeping: tracked here so shutdown can close them.
   const upgraded = new Set<Duplex>();
