@@ -106,8 +106,14 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
     if (res.status !== 200) lastRefusal = res.body;
     return res.status;
   };
-  const expectOk = (status: number, what: string): void => {
-    if (status !== 200) throw new Error(`memory gateway answered ${status} to ${what}: ${lastRefusal}\n${gateway.tail()}`);
+  /** The gateway's revocation and key-set state from its /metrics: what a 503 says nothing about. */
+  const revocationState = async (): Promise<string> => {
+    const res = await call(agent, `${gateway.url}/metrics`).catch((error: unknown) => ({ status: 0, body: String(error) }));
+    if (res.status !== 200) return `(/metrics answered ${res.status})`;
+    return res.body.split('\n').filter((line) => /^portcullis_gateway_(revocation|jwks)/.test(line)).join('\n');
+  };
+  const expectOk = async (status: number, what: string): Promise<void> => {
+    if (status !== 200) throw new Error(`memory gateway answered ${status} to ${what}: ${lastRefusal}\n${await revocationState()}\n${gateway.tail()}`);
   };
 
   await sleep(SETTLE_MS);
@@ -142,12 +148,12 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   const started = performance.now();
   let done = 0;
   await mapLimit(Array.from({ length: options.memoryTokens }), options.connections, async () => {
-    expectOk(await get(sign()), 'distinct token');
+    await expectOk(await get(sign()), 'distinct token');
     if (++done % 20_000 === 0) log(`  ${done}/${options.memoryTokens} distinct tokens, RSS ${mb(rss())} MB`);
   });
   const tokenSeconds = (performance.now() - started) / 1000;
   const afterTokensBytes = rss();
-  expectOk(await get(warmToken), 'the first token after the flood');
+  await expectOk(await get(warmToken), 'the first token after the flood');
   await sleep(SETTLE_MS);
   const { rssBytes: settledBytes, peakBytes } = residentSet(pid);
   log(`  ${options.memoryTokens} distinct tokens in ${tokenSeconds.toFixed(1)} s; RSS idle ${mb(idleBytes)} MB, after ${mb(afterTokensBytes)} MB, peak ${mb(peakBytes)} MB`);
@@ -156,7 +162,7 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   if (metrics.status !== 200 || snapshots === undefined) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
 
   const reloadSeconds = await forcedReload(redis.url, snapshots, async () => (await call(agent, `${gateway.url}/metrics`)).body);
-  expectOk(await get(warmToken), 'the first token after the reload');
+  await expectOk(await get(warmToken), 'the first token after the reload');
   const afterReload = residentSet(pid);
   log(`  reload of the set in ${reloadSeconds.toFixed(2)} s; RSS after ${mb(afterReload.rssBytes)} MB, peak ${mb(afterReload.peakBytes)} MB`);
 
