@@ -86,72 +86,114 @@ export async function benchGateway(
 /** Gateway processes of the cluster-mode candidate: one per core here. */
 const WORKERS = 2;
 
+/** A candidate's process for one round. */
+interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A candidate as the rounds use it: started afresh for every round and stopped after it. Two processes
+ * of the same code, started the same way, can differ by 10-20% in req/s for as long as they live (the same
+ * gateway build measured 10,100-12,800 req/s across five processes on one VM): code placement, the JIT's
+ * choices during warm-up. One process per candidate for the whole run would fix that luck into the
+ * ratios; a process per round samples it, and the median of per-round ratios takes the middle.
+ */
+interface CandidateSpec {
+  name: string;
+  label: string;
+  start(): Promise<Running>;
+}
+
+async function startRound(specs: readonly CandidateSpec[], cleanup: Cleanup): Promise<{ candidates: Candidate[]; stop: () => Promise<void> }> {
+  const running: Running[] = [];
+  const stop = async () => {
+    for (const r of running.splice(0)) await r.stop();
+  };
+  cleanup.defer('round candidates', stop);
+  try {
+    for (const spec of specs) running.push(await spec.start());
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { candidates: specs.map((spec, i) => ({ name: spec.name, label: spec.label, url: running[i]!.url })), stop };
+}
+
 async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void, cleanup: Cleanup, profileDir: string): Promise<GatewayResult> {
   const env = { UPSTREAM_URL: stack.upstream.url };
-  const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', env);
-  cleanup.defer('bare proxy', () => bare.stop());
-  // Not a target candidate: the bare proxy plus the headers the gateway adds, to price them apart.
-  const bareHeaders = await spawnBenchServer('bench/servers/bare-proxy.ts', { ...env, GATEWAY_HEADERS: '1' });
-  cleanup.defer('bare proxy with the gateway headers', () => bareHeaders.stop());
-  // Not a target candidate: the library the gateway forwards with, alone, to show its own ceiling.
-  const plainHpm = await spawnBenchServer('bench/servers/hpm-proxy.ts', env);
-  cleanup.defer('http-proxy-middleware proxy', () => plainHpm.stop());
-  const plainHpmHeaders = await spawnBenchServer('bench/servers/hpm-proxy.ts', { ...env, GATEWAY_HEADERS: '1' });
-  cleanup.defer('http-proxy-middleware proxy with the gateway headers', () => plainHpmHeaders.stop());
-  const express = await spawnBenchServer('bench/servers/express-proxy.ts', env);
-  cleanup.defer('express proxy', () => express.stop());
-  const gateway = await stack.startGateway();
-  cleanup.defer('gateway', () => stopService(gateway));
-  // Not a target candidate (two processes against one): what GATEWAY_WORKERS buys on this machine.
-  const workers = await stack.startGateway({ GATEWAY_WORKERS: String(WORKERS) });
-  cleanup.defer('gateway workers', () => stopService(workers));
+  const server = (script: string, extra: Record<string, string> = {}) => async (): Promise<Running> => {
+    const child = await spawnBenchServer(script, { ...env, ...extra });
+    return { url: child.url, stop: () => child.stop() };
+  };
+  const gateway = (extra: Record<string, string> = {}) => async (): Promise<Running> => {
+    const child = await stack.startGateway(extra);
+    return { url: child.url, stop: () => stopService(child) };
+  };
+  const specs: CandidateSpec[] = [
+    { name: 'upstream', label: 'upstream direct (no proxy)', start: () => Promise.resolve({ url: stack.upstream.url, stop: () => Promise.resolve() }) },
+    { name: BARE, label: 'bare node:http keep-alive proxy', start: server('bench/servers/bare-proxy.ts') },
+    // Not a target candidate: the bare proxy plus the headers the gateway adds, to price them apart.
+    { name: 'bare-headers', label: "the same + the gateway's 8 upstream headers (not judged)", start: server('bench/servers/bare-proxy.ts', { GATEWAY_HEADERS: '1' }) },
+    // Not a target candidate: the library the gateway forwards with, alone, to show its own ceiling.
+    { name: 'plain-hpm', label: 'http-proxy-middleware on plain node:http, no auth (not judged)', start: server('bench/servers/hpm-proxy.ts') },
+    { name: 'plain-hpm-headers', label: "http-proxy-middleware + the gateway's 8 headers (not judged)", start: server('bench/servers/hpm-proxy.ts', { GATEWAY_HEADERS: '1' }) },
+    { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', start: server('bench/servers/express-proxy.ts') },
+    { name: 'portcullis', label: 'Portcullis gateway, every check on', start: gateway() },
+    // Not a target candidate (two processes against one): what GATEWAY_WORKERS buys on this machine.
+    { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, start: gateway({ GATEWAY_WORKERS: String(WORKERS) }) },
+  ];
 
   const token = await stack.exchange((await stack.createPat()).key);
   const foreign = await stack.exchange((await stack.createPat(['bench:other'])).key);
-  const candidates: Candidate[] = [
-    { name: 'upstream', label: 'upstream direct (no proxy)', url: stack.upstream.url },
-    { name: BARE, label: 'bare node:http keep-alive proxy', url: bare.url },
-    { name: 'bare-headers', label: "the same + the gateway's 8 upstream headers (not judged)", url: bareHeaders.url },
-    { name: 'plain-hpm', label: 'http-proxy-middleware on plain node:http, no auth (not judged)', url: plainHpm.url },
-    { name: 'plain-hpm-headers', label: "http-proxy-middleware + the gateway's 8 headers (not judged)", url: plainHpmHeaders.url },
-    { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', url: express.url },
-    { name: 'portcullis', label: 'Portcullis gateway, every check on', url: gateway.url },
-    { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, url: workers.url },
-  ];
   const headers = { Authorization: `Bearer ${token}` };
-  const checks = await verify(candidates, headers, foreign);
-  for (const line of checks) log(`  ok  ${line}`);
+  const load = (c: Candidate, durationSec: number, ratePerSec?: number) =>
+    runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers, ...(ratePerSec === undefined ? {} : { ratePerSec }) });
+  const warmUp = async (c: Candidate, round: number) => {
+    if (options.warmupSec <= 0) return;
+    const warm = await load(c, options.warmupSec);
+    if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests during warm-up`);
+    log(`  round ${round} warm-up ${c.label}: ${Math.round(warm.rps)} req/s`);
+  };
 
-  const load = (c: Candidate, durationSec: number) =>
-    runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers });
-  if (options.warmupSec > 0) {
-    for (const c of candidates) {
-      const warm = await load(c, options.warmupSec);
-      if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests during warm-up`);
-      log(`  warm-up ${c.label}: ${Math.round(warm.rps)} req/s`);
-    }
-  }
-
-  const runs = new Map<string, LoadResult[]>(candidates.map((c) => [c.name, []]));
+  let checks: string[] = [];
+  const runs = new Map<string, LoadResult[]>(specs.map((c) => [c.name, []]));
   for (let round = 1; round <= options.rounds; round++) {
+    const { candidates, stop } = await startRound(specs, cleanup);
+    // Every round's fresh processes are checked before they are timed; the lines are the same each time.
+    const verified = await verify(candidates, headers, foreign);
+    if (round === 1) {
+      checks = verified;
+      for (const line of checks) log(`  ok  ${line}`);
+    }
+    for (const c of candidates) await warmUp(c, round);
     for (const c of candidates) {
       const result = await load(c, options.durationSec);
       if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed in round ${round}`);
       runs.get(c.name)!.push(result);
       log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
+    await stop();
   }
 
   const bareRuns = runs.get(BARE)!;
-  const fixedRate = await latencyAtFixedRate(
-    tool,
-    candidates.find((c) => c.name === BARE)!,
-    candidates.find((c) => c.name === 'portcullis')!,
-    Math.round(FIXED_RATE_SHARE * median(runs.get('portcullis')!.map((r) => r.rps))),
-    options,
-    headers,
-    log,
-  );
+  const rate = Math.round(FIXED_RATE_SHARE * median(runs.get('portcullis')!.map((r) => r.rps)));
+  const pair = specs.filter((s) => s.name === BARE || s.name === 'portcullis');
+  const fixed = { bare: [] as LoadResult[], gateway: [] as LoadResult[] };
+  for (let round = 1; round <= options.rounds; round++) {
+    const { candidates, stop } = await startRound(pair, cleanup);
+    for (const c of candidates) await warmUp(c, round);
+    for (const c of candidates) {
+      const result = await load(c, options.durationSec, rate);
+      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed at ${rate} req/s in round ${round}`);
+      fixed[c.name === BARE ? 'bare' : 'gateway'].push(result);
+      log(`  round ${round} at ${rate} req/s ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+    }
+    await stop();
+  }
+  const fixedP99Excess = fixed.gateway.map((r, i) => r.p99Ms - fixed.bare[i]!.p99Ms);
+  const fixedRate: FixedRateResult = { rate, ...fixed, p99Excess: fixedP99Excess, medianP99ExcessMs: median(fixedP99Excess) };
+
   const profiles = options.profile ? await tryProfiling(() => profileRuns(stack, options, tool, headers, profileDir, log), log) : undefined;
   return {
     tool,
@@ -160,7 +202,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     fixedRate,
     checks,
     ...(profiles ? { profiles } : {}),
-    candidates: candidates.map((c) => {
+    candidates: specs.map((c) => {
       const own = runs.get(c.name)!;
       const ratios = own.map((r, i) => r.rps / bareRuns[i]!.rps);
       const p99Excess = own.map((r, i) => r.p99Ms - bareRuns[i]!.p99Ms);
@@ -178,29 +220,6 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       };
     }),
   };
-}
-
-/** Interleaved rounds of the bare proxy and the gateway at the same offered load. */
-async function latencyAtFixedRate(
-  tool: LoadTool,
-  bare: Candidate,
-  gateway: Candidate,
-  rate: number,
-  options: BenchOptions,
-  headers: Record<string, string>,
-  log: (line: string) => void,
-): Promise<FixedRateResult> {
-  const results = { bare: [] as LoadResult[], gateway: [] as LoadResult[] };
-  for (let round = 1; round <= options.rounds; round++) {
-    for (const [name, c] of [['bare', bare], ['gateway', gateway]] as const) {
-      const result = await runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec: options.durationSec, headers, ratePerSec: rate });
-      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed at ${rate} req/s in round ${round}`);
-      results[name].push(result);
-      log(`  round ${round} at ${rate} req/s ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
-    }
-  }
-  const p99Excess = results.gateway.map((r, i) => r.p99Ms - results.bare[i]!.p99Ms);
-  return { rate, ...results, p99Excess, medianP99ExcessMs: median(p99Excess) };
 }
 
 /**
