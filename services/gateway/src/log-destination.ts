@@ -12,7 +12,10 @@ export interface BatchOptions {
   maxChars: number;
 }
 
-/** About 20 writes a second at 8,000 lines a second; a line waits 50 ms at most. */
+/**
+ * A line waits 50 ms at most. At the bench's 10,000 lines a second (about 3 MB/s), the 64 KiB bound comes
+ * first: about 45 writes a second.
+ */
 export const DEFAULT_BATCH: BatchOptions = { intervalMs: 50, maxChars: 64 * 1024 };
 
 /**
@@ -22,9 +25,9 @@ export const DEFAULT_BATCH: BatchOptions = { intervalMs: 50, maxChars: 64 * 1024
  * Why: pino's asynchronous stdout destination (sonic-boom) hands every few lines to libuv's thread pool,
  * and measures its whole pending string again on every line. With one access line per request, that cost
  * the gateway 3-13 µs of CPU a request on the 2-core bench machine, off the main thread but on the same two
- * cores. Here a line costs an array push, and the write is synchronous, as pino's documented default
- * destination is, but about 20 times a second. In the bench this alone gave the gateway 3-5% more
- * requests a second (docs/benchmarks.md, "A sixth look").
+ * cores. Here a line costs an array push, and the write is synchronous, as `pino.destination()`'s is by
+ * default, but a few dozen times a second. In interleaved A/B runs this alone gave the gateway 3-5%
+ * more requests a second (docs/benchmarks.md, "A sixth look").
  *
  * The price: a line reaches stdout up to `intervalMs` late, and the last `intervalMs` of lines are lost if
  * the process is killed with SIGKILL or dies without reaching its `exit` event (an uncaught exception and
