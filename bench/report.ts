@@ -145,7 +145,7 @@ export function renderText(report: BenchReport): string {
       ],
       [false, true, false, true, true, true],
     ),
-    `  at ${num(g.fixedRate.rate)} req/s offered to both (half the gateway's throughput): ` +
+    `  at ${num(g.fixedRate.rate)} req/s offered to both (half the gateway's throughput in each round: ${g.fixedRate.rates.map((r) => num(r)).join(', ')}): ` +
       `bare p50 ${median(g.fixedRate.bare.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.bare.map((r) => r.p99Ms)).toFixed(2)} ms, ` +
       `gateway p50 ${median(g.fixedRate.gateway.map((r) => r.p50Ms)).toFixed(2)} / p99 ${median(g.fixedRate.gateway.map((r) => r.p99Ms)).toFixed(2)} ms; ` +
       `p99 difference per round ${g.fixedRate.p99Excess.map(signedMs).join(', ')}`,
@@ -284,7 +284,7 @@ export function renderMarkdown(report: BenchReport): string {
       const f = g.fixedRate;
       lines.push(
         '',
-        `Latency at the same offered load, ${num(f.rate)} req/s (half the gateway's throughput above; ${report.loadTool}, ${g.connections} connections, paced). ` +
+        `Latency at the same offered load, ${num(f.rate)} req/s (median; in each round half the gateway's throughput in that round, on that round's warm processes: ${f.rates.map((r) => num(r)).join(', ')}; ${report.loadTool}, ${g.connections} connections, paced). ` +
           "In the saturated rounds above, latency is connections ÷ throughput and restates the req/s ratio; here it is what the gateway adds to a request.",
         '',
         '| round | bare p50 ms | bare p99 ms | gateway p50 ms | gateway p99 ms | p99 − bare p99 |',

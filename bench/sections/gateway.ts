@@ -25,13 +25,16 @@ export interface CandidateResult {
 
 /**
  * Latency at one offered load, the same for the bare proxy and the gateway: half the gateway's own
- * throughput, so neither is saturated (same load generator as the throughput rounds, paced). Under the
+ * throughput in the same round, measured on that round's processes after their throughput runs, so neither
+ * is saturated (same load generator as the throughput rounds, paced). Under the
  * saturating closed loop of the throughput rounds, latency is connections ÷ throughput (Little's law) and
  * restates the req/s ratio; at an equal offered load the p99 difference is what the gateway adds.
  */
 export interface FixedRateResult {
-  /** Requests per second offered to both, over all connections. */
+  /** Requests per second offered to both, over all connections: the median of `rates`. */
   rate: number;
+  /** Per round: the offered load, half the gateway's throughput in that round. */
+  rates: number[];
   bare: LoadResult[];
   gateway: LoadResult[];
   /** Per round: gateway p99 − bare proxy p99, ms. */
@@ -158,6 +161,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
 
   let checks: string[] = [];
   const runs = new Map<string, LoadResult[]>(specs.map((c) => [c.name, []]));
+  const fixed = { rates: [] as number[], bare: [] as LoadResult[], gateway: [] as LoadResult[] };
   for (let round = 1; round <= options.rounds; round++) {
     const { candidates, stop } = await startRound(specs, cleanup);
     // Every round's fresh processes are checked before they are timed; the lines are the same each time.
@@ -173,17 +177,11 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       runs.get(c.name)!.push(result);
       log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
-    await stop();
-  }
-
-  const bareRuns = runs.get(BARE)!;
-  const rate = Math.round(FIXED_RATE_SHARE * median(runs.get('portcullis')!.map((r) => r.rps)));
-  const pair = specs.filter((s) => s.name === BARE || s.name === 'portcullis');
-  const fixed = { bare: [] as LoadResult[], gateway: [] as LoadResult[] };
-  for (let round = 1; round <= options.rounds; round++) {
-    const { candidates, stop } = await startRound(pair, cleanup);
-    for (const c of candidates) await warmUp(c, round);
-    for (const c of candidates) {
+    // Then the same round's bare proxy and gateway, warm by now, at one offered load: half the gateway's
+    // throughput in this round.
+    const rate = Math.round(FIXED_RATE_SHARE * runs.get('portcullis')!.at(-1)!.rps);
+    fixed.rates.push(rate);
+    for (const c of candidates.filter((c) => c.name === BARE || c.name === 'portcullis')) {
       const result = await load(c, options.durationSec, rate);
       if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed at ${rate} req/s in round ${round}`);
       fixed[c.name === BARE ? 'bare' : 'gateway'].push(result);
@@ -191,8 +189,10 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     }
     await stop();
   }
+
+  const bareRuns = runs.get(BARE)!;
   const fixedP99Excess = fixed.gateway.map((r, i) => r.p99Ms - fixed.bare[i]!.p99Ms);
-  const fixedRate: FixedRateResult = { rate, ...fixed, p99Excess: fixedP99Excess, medianP99ExcessMs: median(fixedP99Excess) };
+  const fixedRate: FixedRateResult = { rate: median(fixed.rates), ...fixed, p99Excess: fixedP99Excess, medianP99ExcessMs: median(fixedP99Excess) };
 
   const profiles = options.profile ? await tryProfiling(() => profileRuns(stack, options, tool, headers, profileDir, log), log) : undefined;
   return {
