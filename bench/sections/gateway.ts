@@ -98,9 +98,10 @@ interface Running {
 /**
  * A candidate as the rounds use it: started afresh for every round and stopped after it. Two processes
  * of the same code, started the same way, can differ by 10-20% in req/s for as long as they live (the same
- * gateway build measured 10,100-12,800 req/s across five processes on one VM): code placement, the JIT's
- * choices during warm-up. One process per candidate for the whole run would fix that luck into the
- * ratios; a process per round samples it, and the median of per-round ratios takes the middle.
+ * gateway build measured 10,100-12,800 req/s across five processes on one VM; why is not known, code
+ * placement and the JIT's choices during warm-up being the usual suspects). One process per candidate for
+ * the whole run would fix that luck into the ratios; a process per round samples it, and the median of
+ * per-round ratios takes the middle.
  */
 interface CandidateSpec {
   name: string;
