@@ -1,5 +1,10 @@
+import httpProxy from 'http-proxy';
 import { describe, expect, it } from 'vitest';
-import { headerList } from '../src/stream-pass.js';
+import { headerList, replaceStreamPass } from '../src/stream-pass.js';
+
+type PassList = { name: string }[];
+/** The http-proxy server http-proxy-middleware hands its plugins (its type names it differently). */
+const proxyServer = () => httpProxy.createProxyServer({}) as unknown as Parameters<typeof replaceStreamPass>[0];
 
 describe('headerList', () => {
   it('lists every field in order, a field with several values as several lines', () => {
@@ -17,5 +22,21 @@ describe('headerList', () => {
   it('adds the upstream host when the request has none, as node:http does for an object', () => {
     expect(headerList({ accept: '*/*' }, '10.0.0.7:8080', false)).toEqual(['accept', '*/*', 'host', '10.0.0.7:8080']);
     expect(headerList({ accept: '*/*' }, '10.0.0.7:8080', true)).toEqual(['accept', '*/*', 'host', '10.0.0.7:8080']);
+  });
+});
+
+describe('replaceStreamPass', () => {
+  it("runs the gateway's pass just before http-proxy's own stream, which it then stops", () => {
+    const server = proxyServer();
+    replaceStreamPass(server);
+    const names = (server as unknown as { webPasses: PassList }).webPasses.map((pass) => pass.name);
+    expect(names.slice(-2)).toEqual(['sendUpstream', 'stream']);
+  });
+
+  it('fails at start when this http-proxy has no pass named stream', () => {
+    const server = proxyServer();
+    const passes = (server as unknown as { webPasses: PassList }).webPasses;
+    passes.splice(passes.findIndex((pass) => pass.name === 'stream'), 1);
+    expect(() => replaceStreamPass(server)).toThrow(/No such pass/);
   });
 });
