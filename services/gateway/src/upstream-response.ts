@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
 import { errorResponse, send } from './respond.js';
 
 /**
@@ -56,22 +57,55 @@ function connectionOptions(value: string, into: Set<string> | undefined): Set<st
 }
 
 const UPSTREAM_RESPONSE = Symbol('upstream response');
-type RelayedResponse = ServerResponse & { [UPSTREAM_RESPONSE]?: IncomingMessage };
+const CLIENT_RESPONSE = Symbol('client response');
+/** The client's side of a relay (a ServerResponse, or any Writable in the unit test), linked to its source. */
+type RelayClient = Writable & { [UPSTREAM_RESPONSE]?: Readable };
+type RelayUpstream = Readable & { [CLIENT_RESPONSE]?: Writable };
 
 // Shared by every request: a client that goes away mid-download must not leave the upstream response (and
 // its socket) stuck. `this` is the client's response.
-function onClientClose(this: RelayedResponse): void {
+function onClientClose(this: RelayClient): void {
   if (!this.writableFinished) this[UPSTREAM_RESPONSE]?.destroy();
+}
+
+/**
+ * The body, relayed as `pipe` would (each chunk written as it comes, the upstream paused while the client's
+ * side is full and resumed on `drain`, the client's response ended with the upstream's), with three
+ * listeners shared by every request instead of the seven `pipe` adds to the two streams and removes again.
+ * A client gone away is handled by onClientClose, which destroys the upstream response. `this` is the
+ * upstream response in the first two, the client's side in the last.
+ */
+function onUpstreamData(this: RelayUpstream, chunk: Buffer): void {
+  const client = this[CLIENT_RESPONSE]!;
+  if (!client.write(chunk)) {
+    this.pause();
+    client.once('drain', onClientDrain);
+  }
+}
+
+function onUpstreamEnd(this: RelayUpstream): void {
+  this[CLIENT_RESPONSE]!.end();
+}
+
+function onClientDrain(this: RelayClient): void {
+  this[UPSTREAM_RESPONSE]?.resume();
+}
+
+/** Streams `upstream` into `client` (see onUpstreamData). Exported for its unit test on plain streams. */
+export function relayBody(upstream: Readable, client: Writable): void {
+  (upstream as RelayUpstream)[CLIENT_RESPONSE] = client;
+  (client as RelayClient)[UPSTREAM_RESPONSE] = upstream;
+  upstream.on('data', onUpstreamData);
+  upstream.on('end', onUpstreamEnd);
 }
 
 /** `onInvalid` hears of an upstream answer node:http refused to relay (the client gets a 502 instead). */
 export function relayUpstreamResponse(
   req: IncomingMessage,
-  res: RelayedResponse,
+  res: ServerResponse,
   upstream: IncomingMessage,
   onInvalid: (error: unknown, req: IncomingMessage) => void,
 ): void {
-  res[UPSTREAM_RESPONSE] = upstream;
   res.on('close', onClientClose);
   if (!res.headersSent) {
     const requestId = req.headers['x-request-id'];
@@ -88,5 +122,5 @@ export function relayUpstreamResponse(
       return;
     }
   }
-  if (!res.writableEnded) upstream.pipe(res);
+  if (!res.writableEnded) relayBody(upstream, res);
 }
