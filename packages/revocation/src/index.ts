@@ -8,7 +8,7 @@ export { encodeEntriesMessage, encodeResyncMessage, parseMessage } from './messa
 export type { RevocationMessage } from './message.js';
 export { REVOCATION_WRITE_CHUNK, createRedisRevocationWriter } from './redis-writer.js';
 export type { RedisClient, RedisRevocationWriterOptions } from './redis-writer.js';
-export { SNAPSHOT_PAGE_SIZE, createRedisRevocationSource } from './redis-source.js';
+export { MAX_SNAPSHOT_PAGE_SIZE, SLOW_PAGE_MS, SNAPSHOT_PAGE_SIZE, createRedisRevocationSource } from './redis-source.js';
 export type { RedisRevocationSource, RedisRevocationSourceOptions } from './redis-source.js';
 export { redisOptionsForRevocation } from './redis-options.js';
 export { connectRevocationSource, createRedisClient, hasRedis } from './redis-connection.js';

@@ -16,7 +16,10 @@ export interface RedisRevocationSourceOptions {
   heartbeatMs?: number;
   /** How long `start()` waits for the first snapshot before rejecting (the source keeps trying). */
   startTimeoutMs?: number;
-  /** Members asked for per read of the set when loading it (ZSCAN's COUNT, a hint); default SNAPSHOT_PAGE_SIZE. */
+  /**
+   * Members asked for by a load's first read of the set (ZSCAN's COUNT, a hint); default SNAPSHOT_PAGE_SIZE.
+   * A read slower than SLOW_PAGE_MS doubles it for the next, up to MAX_SNAPSHOT_PAGE_SIZE.
+   */
   snapshotPageSize?: number;
   /** Epoch ms; contact times and the snapshot's lower bound. Default `Date.now`. */
   now?: () => number;
@@ -57,9 +60,20 @@ export interface RedisRevocationSource extends RevocationSource {
  * Members per page when a source loads the set. Measured on a gateway holding 100,000 entries: one reply
  * for the whole set added 56 MB of RSS per reload. With pages of 100 the first two reloads added 10–18 MB
  * each and later ones about 1 MB; pages of 1,000 went on adding 11 MB per reload until a full collection. A
- * page costs one round trip: 100,000 entries load in about 0.3 s.
+ * page costs one round trip: 100,000 entries load in about 0.3 s on an idle gateway.
  */
 export const SNAPSHOT_PAGE_SIZE = 100;
+
+/**
+ * A page whose round trip took this long (milliseconds, by `now`) makes the next page twice as large, up
+ * to MAX_SNAPSHOT_PAGE_SIZE. Under load, each reply waits for the event loop to get round to it: with 32
+ * connections sending new tokens to verify, that was 5–10 ms a page, so pages of 100 took 5–10 s over
+ * 100,000 entries, past the default staleness bound of 5 s, and the gateway answered 503 to every request
+ * until the load was done. An idle round trip on one host is well under this.
+ */
+export const SLOW_PAGE_MS = 2;
+/** Large enough that 100,000 entries take some 25 round trips under load; decoded in about 10 ms a page. */
+export const MAX_SNAPSHOT_PAGE_SIZE = 5_000;
 
 export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RedisRevocationSource {
   const { subscriber, command } = options;
@@ -117,7 +131,7 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   /**
    * Reads the set a page at a time (ZSCAN) and hands each page to the reader as it arrives, so a load never
    * holds a second copy of the whole set (see SNAPSHOT_PAGE_SIZE), and the event loop serves requests
-   * between pages. Returns the sequence the load vouches for, or undefined when it was abandoned (closed,
+   * between pages; pages grow while their replies are slow (see SLOW_PAGE_MS). Returns the sequence the load vouches for, or undefined when it was abandoned (closed,
    * or the source fell out of sync again: another pass follows).
    *
    * Consistent without one transaction around the whole read. The counter is read with the first page, and
@@ -127,8 +141,11 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
    * by the reload its resync message asks for. A member returned twice is harmless: entries are a union.
    */
   async function loadSnapshot(fromMs: number, h: RevocationHandlers, startedIn: number): Promise<number | undefined> {
+    let count = pageSize;
+    let askedAt = now();
     // One transaction on one node (the keys share a slot): the first page and the counter are read together.
-    const results = await command.multi().get(keys.sequence).zscan(keys.set, '0', 'COUNT', pageSize).exec();
+    const results = await command.multi().get(keys.sequence).zscan(keys.set, '0', 'COUNT', count).exec();
+    let replyMs = now() - askedAt;
     if (!results) throw new Error('revocation snapshot aborted by Redis');
     for (const [error] of results) if (error) throw error;
     const sequence = toSequence(results[0]![1]);
@@ -138,7 +155,11 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
       const last = cursor === '0';
       h.onSnapshot(decodePage(flat, fromMs), last);
       if (last) return sequence;
-      [cursor, flat] = await command.zscan(keys.set, cursor, 'COUNT', pageSize);
+      // A slow reply means a busy event loop, which makes every page wait: fewer, larger pages.
+      if (replyMs >= SLOW_PAGE_MS) count = Math.min(count * 2, Math.max(MAX_SNAPSHOT_PAGE_SIZE, pageSize));
+      askedAt = now();
+      [cursor, flat] = await command.zscan(keys.set, cursor, 'COUNT', count);
+      replyMs = now() - askedAt;
     }
   }
 

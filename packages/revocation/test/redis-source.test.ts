@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   RevocationSet,
+  SLOW_PAGE_MS,
   createRedisRevocationSource,
   createRedisRevocationWriter,
   encodeMember,
@@ -237,6 +238,44 @@ describe('Redis revocation source', () => {
     expect(parts.map((p) => p.last)).toEqual([...Array.from({ length: parts.length - 1 }, () => false), true]);
     // ZSCAN may return a member twice; what counts is that every live one arrived, and only those.
     expect(new Set(parts.flatMap((p) => p.ids))).toEqual(new Set(ids));
+  });
+
+  it('asks for larger pages while the replies are slow (a busy event loop), and still loads every entry', async () => {
+    const admin = clients.connect();
+    const ids = Array.from({ length: 5_000 }, (_, i) => `jti-${i}`);
+    await admin.zadd(SET, ...ids.flatMap((id) => [T0 + HOUR, encodeMember(sessionEntry(id))]));
+    /**
+     * Page sizes of one load, with a clock that moves `msPerRead` at every reading: the source reads it just
+     * before asking for a page and again at the reply, so each reply seems to take that long.
+     */
+    const load = async (msPerRead: number): Promise<number[]> => {
+      let current = T0;
+      const now = () => (current += msPerRead);
+      const pages: number[] = [];
+      const seen = new Set<string>();
+      const source = createRedisRevocationSource({ ...clients.pair(), now, heartbeatMs: HOUR, snapshotPageSize: 50 });
+      try {
+        await source.start({
+          onSnapshot: (entries) => {
+            pages.push(entries.length);
+            for (const e of entries) seen.add(e.id);
+          },
+          onEntries: () => {},
+          onContact: () => {},
+        });
+      } finally {
+        await source.close();
+      }
+      expect(seen).toEqual(new Set(ids));
+      return pages;
+    };
+    const fast = await load(0);
+    const slow = await load(SLOW_PAGE_MS);
+    // Pages of about 50 throughout when the replies come at once; doubling (50, 100, ... 3,200) when slow.
+    expect(Math.max(...fast)).toBeLessThan(200);
+    expect(fast.length).toBeGreaterThan(50);
+    expect(slow.length).toBeLessThan(12);
+    expect(Math.max(...slow)).toBeGreaterThan(1_000);
   });
 
   it('counts a paged load as one snapshot', async () => {
