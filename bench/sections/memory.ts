@@ -36,9 +36,11 @@ export interface MemoryResult {
   revocationReloads: Record<string, number>;
   /**
    * After the figures above: one more load of the whole set, asked for by a resync message (as auth's rebuild
-   * does; a reconnect does the same), its time, and RSS and VmHWM once it is done. Not part of the target.
+   * does; a reconnect does the same) while distinct tokens keep the gateway busy, every one of which must be
+   * answered 200 (a reload slower than the staleness bound would make it answer 503). Its time, the tokens
+   * answered meanwhile, and RSS and VmHWM once it is done. Not part of the target.
    */
-  reload: { seconds: number; rssBytes: number; peakBytes: number };
+  reload: { seconds: number; tokens: number; rssBytes: number; peakBytes: number };
   /** The gateway ran from `dist/` (as deployed) rather than from source under tsx. */
   compiled: boolean;
   method: string;
@@ -161,13 +163,27 @@ async function run(stack: Stack, options: BenchOptions, log: (line: string) => v
   const snapshots = snapshotCount(metrics.body);
   if (metrics.status !== 200 || snapshots === undefined) throw new Error(`gateway /metrics answered ${metrics.status} without the revocation snapshot count`);
 
-  const reloadSeconds = await forcedReload(redis.url, snapshots, async () => (await call(agent, `${gateway.url}/metrics`)).body);
+  // Its own agent: the flood holds every socket of `agent`.
+  const metricsAgent = new Agent({ keepAlive: true });
+  cleanup.defer('metrics agent', () => metricsAgent.destroy());
+  let reloaded = false;
+  let reloadTokens = 0;
+  const reloading = forcedReload(redis.url, snapshots, async () => (await call(metricsAgent, `${gateway.url}/metrics`)).body).finally(() => {
+    reloaded = true;
+  });
+  const flood = mapLimit(Array.from({ length: options.connections }), options.connections, async () => {
+    while (!reloaded) {
+      await expectOk(await get(sign()), 'a distinct token during the reload');
+      reloadTokens += 1;
+    }
+  });
+  const [reloadSeconds] = await Promise.all([reloading, flood]);
   await expectOk(await get(warmToken), 'the first token after the reload');
   const afterReload = residentSet(pid);
-  log(`  reload of the set in ${reloadSeconds.toFixed(2)} s; RSS after ${mb(afterReload.rssBytes)} MB, peak ${mb(afterReload.peakBytes)} MB`);
+  log(`  reload of the set in ${reloadSeconds.toFixed(2)} s under a flood of distinct tokens (${reloadTokens} answered 200 meanwhile); RSS after ${mb(afterReload.rssBytes)} MB, peak ${mb(afterReload.peakBytes)} MB`);
 
   return {
-    reload: { seconds: reloadSeconds, ...afterReload },
+    reload: { seconds: reloadSeconds, tokens: reloadTokens, ...afterReload },
     tokens: options.memoryTokens,
     revocationEntries: entries.length,
     idleBytes,
