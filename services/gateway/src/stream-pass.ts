@@ -76,6 +76,17 @@ export function headerList(headers: IncomingHttpHeaders, host: string, replaceHo
   return list;
 }
 
+/**
+ * http-proxy's `urlJoin(targetPath, url)`, the path the upstream gets, without its splits, joins and three
+ * replaces (about 1.5% of a proxied request's CPU) when they would hand back `url` as it is: the upstream
+ * URL has no path of its own, and `url` holds neither `//` (which urlJoin collapses before the query) nor
+ * `:/` (it rewrites `http:/` and `https:/`). The gateway's normalised paths never hold `//`.
+ */
+export function upstreamPath(targetPath: string, url: string): string {
+  if (targetPath === '' && !url.includes('//') && !url.includes(':/')) return url;
+  return common.urlJoin(targetPath, url);
+}
+
 const sendUpstream: WebPass = (req, res, options, _head, server) => {
   const target = options.target;
   const tls = target.protocol === 'https:';
@@ -83,7 +94,7 @@ const sendUpstream: WebPass = (req, res, options, _head, server) => {
     hostname: target.hostname,
     port: target.port === '' ? (tls ? 443 : 80) : target.port,
     method: req.method,
-    path: common.urlJoin(target.path, req.url ?? ''),
+    path: upstreamPath(target.path, req.url ?? ''),
     headers: headerList(req.headers, target.host, options.changeOrigin),
     agent: options.agent,
   };

@@ -1,6 +1,9 @@
 import httpProxy from 'http-proxy';
 import { describe, expect, it } from 'vitest';
-import { headerList, replaceStreamPass } from '../src/stream-pass.js';
+import { createRequire } from 'node:module';
+import { headerList, replaceStreamPass, upstreamPath } from '../src/stream-pass.js';
+
+const { urlJoin } = createRequire(import.meta.url)('http-proxy/lib/http-proxy/common') as { urlJoin(this: void, ...parts: string[]): string };
 
 type PassList = { name: string }[];
 /** The http-proxy server http-proxy-middleware hands its plugins (its type names it differently). */
@@ -22,6 +25,15 @@ describe('headerList', () => {
   it('adds the upstream host when the request has none, as node:http does for an object', () => {
     expect(headerList({ accept: '*/*' }, '10.0.0.7:8080', false)).toEqual(['accept', '*/*', 'host', '10.0.0.7:8080']);
     expect(headerList({ accept: '*/*' }, '10.0.0.7:8080', true)).toEqual(['accept', '*/*', 'host', '10.0.0.7:8080']);
+  });
+});
+
+describe('upstreamPath', () => {
+  it("gives http-proxy's urlJoin result, on its shortcut and off it", () => {
+    const urls = ['/', '/a/b', '/a/b?q=1', '/a?next=//x', '/a//b?q=1', '/r/http:/x', '/r/https:/x', '/a?u=http://x', '*', '/%2F%2F?x=1&y=2'];
+    for (const targetPath of ['', '/base', '/base/']) {
+      for (const url of urls) expect([targetPath, url, upstreamPath(targetPath, url)]).toEqual([targetPath, url, urlJoin(targetPath, url)]);
+    }
   });
 });
 
