@@ -27,6 +27,10 @@ beforeAll(async () => {
       res.write('first chunk');
       return;
     }
+    if (req.url === '/no-content' || req.url === '/not-modified') {
+      res.writeHead(req.url === '/no-content' ? 204 : 304, { etag: '"v1"' }).end();
+      return;
+    }
     if (req.url === '/chunked') {
       res.write('o');
       res.end('k');
@@ -117,6 +121,13 @@ describe("relaying the upstream's answer", () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('relays answers without a body, 204 and 304, and ends them', async () => {
+    const noContent = await get('/no-content');
+    const notModified = await get('/not-modified');
+    expect([noContent.status, noContent.body.length, noContent.headers.etag]).toEqual([204, 0, '"v1"']);
+    expect([notModified.status, notModified.body.length, notModified.headers.etag]).toEqual([304, 0, '"v1"']);
   });
 
   it("keeps the upstream's own request id (200)", async () => {
