@@ -67,12 +67,13 @@ export const SNAPSHOT_PAGE_SIZE = 100;
 /**
  * A page whose round trip took this long (milliseconds, by `now`) makes the next page twice as large, up
  * to MAX_SNAPSHOT_PAGE_SIZE. Under load, each reply waits for the event loop to get round to it: with 32
- * connections sending new tokens to verify, that was 5–10 ms a page, so pages of 100 took 5–10 s over
- * 100,000 entries, past the default staleness bound of 5 s, and the gateway answered 503 to every request
- * until the load was done. An idle round trip on one host is well under this.
+ * connections sending new tokens to verify, pages of 100 took 6.4–6.8 s over 100,000 entries, past the
+ * default staleness bound of 5 s, and from then until the load was done the gateway answered 503 to every
+ * request (docs/benchmarks.md, "A seventh look"). With the growth, 0.7–0.8 s. An idle round trip on one
+ * host is well under this, so an idle load keeps its pages of 100.
  */
 export const SLOW_PAGE_MS = 2;
-/** Large enough that 100,000 entries take some 25 round trips under load; decoded in about 10 ms a page. */
+/** Pages of up to 5,000: 100,000 entries in some 25 round trips when every reply is slow. */
 export const MAX_SNAPSHOT_PAGE_SIZE = 5_000;
 
 export function createRedisRevocationSource(options: RedisRevocationSourceOptions): RedisRevocationSource {
@@ -131,8 +132,9 @@ export function createRedisRevocationSource(options: RedisRevocationSourceOption
   /**
    * Reads the set a page at a time (ZSCAN) and hands each page to the reader as it arrives, so a load never
    * holds a second copy of the whole set (see SNAPSHOT_PAGE_SIZE), and the event loop serves requests
-   * between pages; pages grow while their replies are slow (see SLOW_PAGE_MS). Returns the sequence the load vouches for, or undefined when it was abandoned (closed,
-   * or the source fell out of sync again: another pass follows).
+   * between pages; pages grow while their replies are slow (see SLOW_PAGE_MS). Returns the sequence the load
+   * vouches for, or undefined when it was abandoned (closed, or the source fell out of sync again: another
+   * pass follows).
    *
    * Consistent without one transaction around the whole read. The counter is read with the first page, and
    * every entry written up to it is in the set by then. ZSCAN returns every member present from the start of
