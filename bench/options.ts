@@ -36,7 +36,8 @@ const QUICK = { durationSec: 1, warmupSec: 1, rounds: 3, revocations: 30, memory
 const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> from the environment)
 
   --quick                  short runs and small counts: a smoke test of the bench, not figures
-  --duration=SECONDS       each timed run (default 5; quick 1)
+  --duration=SECONDS       each timed run (default 5; quick 1); the gateway section cuts it into 1 s slices,
+                           interleaved with the other candidates'
   --warmup=SECONDS         untimed load per candidate before the rounds (default 3; quick 1)
   --rounds=N               interleaved rounds (default 3, at least 3)
   --connections=N          concurrent connections of the load generator (default 32)

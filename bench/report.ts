@@ -83,6 +83,14 @@ export function targets(report: BenchReport): Target[] {
 
 const verdict = (pass: boolean | undefined): string => (pass === undefined ? '-' : pass ? 'PASS' : 'MISS');
 
+/** How a round's timed load was cut (bench/slices.ts). */
+function slicesText(g: GatewayResult): string {
+  return g.slices === 1
+    ? `one timed run of ${g.sliceSec} s per candidate`
+    : `${g.slices} passes over the candidates, back and forth (A B C, C B A, ...), each candidate loaded ${g.sliceSec} s per pass; ` +
+        "a candidate's req/s is its slices' requests over their time, p50 and p99 the median of its slices'";
+}
+
 /** `; reloads: sequence_gap 2, reconnect 1`, or nothing when the gateway never reloaded. */
 function reloadReasons(m: MemoryResult): string {
   const reasons = Object.entries(m.revocationReloads ?? {});
@@ -131,6 +139,7 @@ export function renderText(report: BenchReport): string {
   };
 
   section('1. Gateway throughput and latency (GET /bench/hello, same token everywhere)', report.gateway, (g) => [
+    `  each round: ${slicesText(g)}`,
     ...table(
       [
         ['candidate', 'x bare', 'per round', 'req/s', 'p50 ms', 'p99 ms'],
@@ -274,7 +283,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.gateway) {
     lines.push('## 1. Gateway throughput and latency', '');
     if (g) {
-      lines.push(`\`GET ${g.path}\`, ${g.connections} connections, load generator ${report.loadTool}. Ratios are per round to the bare proxy of the same round; the table shows medians.`, '');
+      lines.push(`\`GET ${g.path}\`, ${g.connections} connections, load generator ${report.loadTool}. Ratios are per round to the bare proxy of the same round; the table shows medians. In each round, ${slicesText(g)}.`, '');
       lines.push('| candidate | × bare proxy | per round | req/s | p50 ms | p99 ms | p99 − bare p99 |', '|---|---:|---|---:|---:|---:|---:|');
       for (const c of g.candidates) {
         lines.push(

@@ -6,6 +6,7 @@ import type { BenchOptions } from '../options.js';
 import { ProfiledProcess, type ProfiledRun, describeProfiledRun, tryProfiling } from '../profiled.js';
 import { type Stack, TIMED_PATH, stopService } from '../stack.js';
 import { GATEWAY_HEADER_NAMES } from '../servers/gateway-headers.js';
+import { SLICE_SEC, mergeSlices, slicePasses } from '../slices.js';
 import { median } from '../stats.js';
 
 export interface CandidateResult {
@@ -46,6 +47,9 @@ export interface GatewayResult {
   tool: LoadTool;
   path: string;
   connections: number;
+  /** Each round's timed load per candidate: this many slices of `sliceSec`, in back-and-forth passes. */
+  slices: number;
+  sliceSec: number;
   candidates: CandidateResult[];
   fixedRate: FixedRateResult;
   checks: string[];
@@ -172,11 +176,19 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       for (const line of checks) log(`  ok  ${line}`);
     }
     for (const c of candidates) await warmUp(c, round);
+    const slices = new Map<string, LoadResult[]>(candidates.map((c) => [c.name, []]));
+    for (const [pass, order] of slicePasses(candidates, options.durationSec).entries()) {
+      for (const c of order) {
+        const result = await load(c, SLICE_SEC);
+        if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed in round ${round}, pass ${pass + 1}`);
+        slices.get(c.name)!.push(result);
+      }
+    }
     for (const c of candidates) {
-      const result = await load(c, options.durationSec);
-      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed in round ${round}`);
+      const own = slices.get(c.name)!;
+      const result = mergeSlices(own);
       runs.get(c.name)!.push(result);
-      log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+      log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s (slices ${own.map((r) => Math.round(r.rps)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
     // Then the same round's bare proxy and gateway, warm by now, at one offered load: half the gateway's
     // throughput in this round.
@@ -200,6 +212,8 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     tool,
     path: TIMED_PATH,
     connections: options.connections,
+    slices: slicePasses(specs, options.durationSec).length,
+    sliceSec: SLICE_SEC,
     fixedRate,
     checks,
     ...(profiles ? { profiles } : {}),

@@ -1,0 +1,37 @@
+import type { LoadResult } from './load.js';
+import { median } from './stats.js';
+
+/**
+ * A round's timed load is cut into slices of this length, one per candidate per pass, and the passes go
+ * back and forth (A B C, C B A, A B C...), `durationSec` passes in all. This host's speed moves by tens of
+ * percent within seconds (the bare proxy alone read 5,682 then 10,768 req/s in consecutive 2 s runs):
+ * one run of `durationSec` per candidate would compare the gateway with a bare proxy timed half a minute
+ * earlier, in another of the host's moods. Slices put every candidate's load in the same stretch of time, and
+ * the back-and-forth order gives none of them the early or the late end of it.
+ */
+export const SLICE_SEC = 1;
+
+/** The orders of one round's passes: `durationSec` of them (at least one), every other one reversed. */
+export function slicePasses<T>(candidates: readonly T[], durationSec: number): T[][] {
+  const passes = Math.max(1, Math.round(durationSec / SLICE_SEC));
+  return Array.from({ length: passes }, (_, i) => (i % 2 === 0 ? [...candidates] : [...candidates].reverse()));
+}
+
+/**
+ * A candidate's slices of one round as one run: requests and seconds summed (so req/s is the slices' total
+ * over their total time), failures summed, the worst latency kept, and p50 and p99 the median of the
+ * slices' own (percentiles of separate runs do not add up; these columns are not judged).
+ */
+export function mergeSlices(slices: readonly LoadResult[]): LoadResult {
+  const requests = slices.reduce((sum, r) => sum + r.requests, 0);
+  const seconds = slices.reduce((sum, r) => sum + r.seconds, 0);
+  return {
+    requests,
+    seconds,
+    rps: requests / seconds,
+    p50Ms: median(slices.map((r) => r.p50Ms)),
+    p99Ms: median(slices.map((r) => r.p99Ms)),
+    maxMs: Math.max(...slices.map((r) => r.maxMs)),
+    failures: slices.reduce((sum, r) => sum + r.failures, 0),
+  };
+}
