@@ -14,6 +14,11 @@ export interface LoadResult {
   maxMs: number;
   /** Answers other than 2xx, and socket errors and timeouts: any of them voids the run. */
   failures: number;
+  /**
+   * With `histogram` in the run: every latency, as [microseconds, count] pairs in ascending order, so that
+   * several runs can be merged into exact percentiles (bench/slices.ts). Not kept in reports.
+   */
+  histogramUs?: [number, number][];
 }
 
 export interface LoadRun {
@@ -31,6 +36,8 @@ export interface LoadRun {
   method?: 'GET' | 'POST';
   /** The same body on every request. */
   body?: string;
+  /** Also return the latency distribution (`LoadResult.histogramUs`). */
+  histogram?: boolean;
 }
 
 export type LoadTool = 'wrk' | 'autocannon';
@@ -70,6 +77,7 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
   if (run.ratePerSec !== undefined) env.WRK_PACE_MS = String(Math.max(1, Math.round((run.connections * 1000) / run.ratePerSec)));
   if (run.method !== undefined) env.WRK_METHOD = run.method;
   if (run.body !== undefined) env.WRK_BODY = run.body;
+  if (run.histogram === true) env.WRK_HISTOGRAM = '1';
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -82,6 +90,7 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
       const r = JSON.parse(line) as {
         requests: number; duration_us: number; p50_us: number; p99_us: number; max_us: number;
         errors: { connect: number; read: number; write: number; status: number; timeout: number };
+        histogram_us?: [number, number][];
       };
       const seconds = r.duration_us / 1e6;
       const e = r.errors;
@@ -93,6 +102,7 @@ function runWrk(run: LoadRun): Promise<LoadResult> {
         p99Ms: r.p99_us / 1000,
         maxMs: r.max_us / 1000,
         failures: e.connect + e.read + e.write + e.status + e.timeout,
+        ...(r.histogram_us ? { histogramUs: r.histogram_us } : {}),
       });
     });
   });
@@ -147,6 +157,7 @@ export function runAutocannon(run: AutocannonRun): Promise<LoadResult> {
           p99Ms: percentile(latencies, 99),
           maxMs: latencies.at(-1) ?? NaN,
           failures,
+          ...(run.histogram === true ? { histogramUs: histogramOf(latencies) } : {}),
         });
       },
     );
@@ -158,4 +169,16 @@ export function runAutocannon(run: AutocannonRun): Promise<LoadResult> {
       latencies.push(responseTime);
     });
   });
+}
+
+/** Ascending latencies in ms as wrk's distribution: [whole microseconds, count] pairs. */
+export function histogramOf(sortedMs: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const ms of sortedMs) {
+    const us = Math.round(ms * 1000);
+    const last = out.at(-1);
+    if (last !== undefined && last[0] === us) last[1] += 1;
+    else out.push([us, 1]);
+  }
+  return out;
 }

@@ -17,20 +17,43 @@ export function slicePasses<T>(candidates: readonly T[], durationSec: number): T
   return Array.from({ length: passes }, (_, i) => (i % 2 === 0 ? [...candidates] : [...candidates].reverse()));
 }
 
+/** Nearest-rank percentile of a latency distribution ([microseconds, count] pairs, ascending), in ms. */
+export function histogramPercentileMs(histogram: readonly (readonly [number, number])[], p: number): number {
+  const total = histogram.reduce((sum, [, count]) => sum + count, 0);
+  if (total === 0) return NaN;
+  const rank = Math.max(1, Math.ceil((p / 100) * total));
+  let seen = 0;
+  for (const [us, count] of histogram) {
+    seen += count;
+    if (seen >= rank) return us / 1000;
+  }
+  return histogram.at(-1)![0] / 1000;
+}
+
+/** Several distributions as one, ascending. */
+export function mergeHistograms(histograms: readonly (readonly (readonly [number, number])[])[]): [number, number][] {
+  const counts = new Map<number, number>();
+  for (const histogram of histograms) for (const [us, count] of histogram) counts.set(us, (counts.get(us) ?? 0) + count);
+  return [...counts].sort((a, b) => a[0] - b[0]);
+}
+
 /**
  * A candidate's slices of one round as one run: requests and seconds summed (so req/s is the slices' total
- * over their total time), failures summed, the worst latency kept, and p50 and p99 the median of the
- * slices' own (percentiles of separate runs do not add up; these columns are not judged).
+ * over their total time), failures summed, the worst latency kept. p50 and p99 are those of all the slices'
+ * latencies together when every slice brought its distribution (`histogram` in the run), else the median of
+ * the slices' own. The result keeps no distribution.
  */
 export function mergeSlices(slices: readonly LoadResult[]): LoadResult {
   const requests = slices.reduce((sum, r) => sum + r.requests, 0);
   const seconds = slices.reduce((sum, r) => sum + r.seconds, 0);
+  const histograms = slices.map((r) => r.histogramUs);
+  const all = histograms.every((h) => h !== undefined) ? mergeHistograms(histograms) : undefined;
   return {
     requests,
     seconds,
     rps: requests / seconds,
-    p50Ms: median(slices.map((r) => r.p50Ms)),
-    p99Ms: median(slices.map((r) => r.p99Ms)),
+    p50Ms: all ? histogramPercentileMs(all, 50) : median(slices.map((r) => r.p50Ms)),
+    p99Ms: all ? histogramPercentileMs(all, 99) : median(slices.map((r) => r.p99Ms)),
     maxMs: Math.max(...slices.map((r) => r.maxMs)),
     failures: slices.reduce((sum, r) => sum + r.failures, 0),
   };

@@ -1,12 +1,25 @@
 -- wrk `done` hook for bench/load.ts: one JSON line with the exact figures (latencies in microseconds,
 -- every kind of error; wrk counts answers with status >= 400 under errors.status).
+-- With WRK_HISTOGRAM=1 the line also holds wrk's whole latency distribution, "histogram_us": [[value,
+-- count], ...] (`latency(i)` is the i-th distinct value and its count), so that slices of one candidate's
+-- load can be merged into exact percentiles.
+local histogram = os.getenv("WRK_HISTOGRAM") == "1"
+
 done = function(summary, latency, requests)
   local e = summary.errors
+  local entries = {}
+  if histogram then
+    for i = 1, #latency do
+      local value, count = latency(i)
+      entries[#entries + 1] = string.format('[%.0f,%.0f]', value, count)
+    end
+  end
   io.write(string.format(
     '{"wrk":1,"requests":%.0f,"duration_us":%.0f,"p50_us":%.0f,"p99_us":%.0f,"max_us":%.0f,' ..
-    '"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f}}\n',
+    '"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f}%s}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout,
+    histogram and (',"histogram_us":[' .. table.concat(entries, ',') .. ']') or ''))
 end
 
 -- WRK_METHOD and WRK_BODY (bench/load.ts's POST runs): the same method and body on every request.

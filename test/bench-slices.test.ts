@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../bench/load.js';
-import { SLICE_SEC, mergeSlices, slicePasses } from '../bench/slices.js';
+import { histogramOf } from '../bench/load.js';
+import { SLICE_SEC, histogramPercentileMs, mergeHistograms, mergeSlices, slicePasses } from '../bench/slices.js';
 
 function run(requests: number, seconds: number, p50Ms: number, p99Ms: number, maxMs: number, failures = 0): LoadResult {
   return { requests, seconds, rps: requests / seconds, p50Ms, p99Ms, maxMs, failures };
@@ -42,5 +43,37 @@ describe('mergeSlices', () => {
   it('keeps a single slice as it is', () => {
     const only = run(7_000, 1.002, 4.1, 17.5, 60);
     expect(mergeSlices([only])).toEqual(only);
+  });
+});
+
+describe('latency distributions', () => {
+  it('takes nearest-rank percentiles of [µs, count] pairs, in ms', () => {
+    // 100 latencies: 90 at 1 ms, 9 at 2 ms, 1 at 50 ms.
+    const histogram: [number, number][] = [[1_000, 90], [2_000, 9], [50_000, 1]];
+    expect(histogramPercentileMs(histogram, 50)).toBe(1);
+    expect(histogramPercentileMs(histogram, 90)).toBe(1);
+    expect(histogramPercentileMs(histogram, 91)).toBe(2);
+    expect(histogramPercentileMs(histogram, 99)).toBe(2);
+    expect(histogramPercentileMs(histogram, 100)).toBe(50);
+    expect(histogramPercentileMs([], 99)).toBeNaN();
+  });
+
+  it('merges distributions by value', () => {
+    expect(mergeHistograms([[[5, 1], [9, 2]], [[1, 4], [9, 1]], []])).toEqual([[1, 4], [5, 1], [9, 3]]);
+  });
+
+  it('builds the distribution of sorted ms latencies in whole µs', () => {
+    expect(histogramOf([0.1, 0.1004, 0.25, 3])).toEqual([[100, 2], [250, 1], [3_000, 1]]);
+  });
+
+  it("gives merged slices the percentiles of all their latencies, not the median of the slices'", () => {
+    // Two quiet slices and one with a stall: p99 over all 300 answers is the stall's, which the median
+    // of the three slices' own p99 (2 ms) would hide.
+    const quiet = (): LoadResult => ({ ...run(100, 1, 1, 2, 2), histogramUs: [[1_000, 98], [2_000, 2]] });
+    const stalled: LoadResult = { ...run(100, 1, 1, 80, 80), histogramUs: [[1_000, 95], [80_000, 5]] };
+    const merged = mergeSlices([quiet(), stalled, quiet()]);
+    expect(merged.p50Ms).toBe(1);
+    expect(merged.p99Ms).toBe(80);
+    expect(merged.histogramUs).toBeUndefined();
   });
 });

@@ -27,7 +27,8 @@ export interface CandidateResult {
 /**
  * Latency at one offered load, the same for the bare proxy and the gateway: half the gateway's own
  * throughput in the same round, measured on that round's processes after their throughput runs, so neither
- * is saturated (same load generator as the throughput rounds, paced). Under the
+ * is saturated (same load generator as the throughput rounds, paced), in 1 s slices taken in turns as the
+ * throughput runs are; each p99 is that of all the round's slices' latencies together. Under the
  * saturating closed loop of the throughput rounds, latency is connections ÷ throughput (Little's law) and
  * restates the req/s ratio; at an equal offered load the p99 difference is what the gateway adds.
  */
@@ -155,13 +156,33 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   const token = await stack.exchange((await stack.createPat()).key);
   const foreign = await stack.exchange((await stack.createPat(['bench:other'])).key);
   const headers = { Authorization: `Bearer ${token}` };
-  const load = (c: Candidate, durationSec: number, ratePerSec?: number) =>
-    runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers, ...(ratePerSec === undefined ? {} : { ratePerSec }) });
+  const load = (c: Candidate, durationSec: number) => runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec, headers });
   const warmUp = async (c: Candidate, round: number) => {
     if (options.warmupSec <= 0) return;
     const warm = await load(c, options.warmupSec);
     if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests during warm-up`);
     log(`  round ${round} warm-up ${c.label}: ${Math.round(warm.rps)} req/s`);
+  };
+
+  /** One round's timed load of `group` (bench/slices.ts), with each candidate's slices merged. */
+  const inSlices = async (group: readonly Candidate[], round: number, ratePerSec?: number) => {
+    const slices = new Map<string, LoadResult[]>(group.map((c) => [c.name, []]));
+    for (const [pass, order] of slicePasses(group, options.durationSec).entries()) {
+      for (const c of order) {
+        const result = await runLoad(tool, {
+          url: `${c.url}${TIMED_PATH}`,
+          connections: options.connections,
+          durationSec: SLICE_SEC,
+          headers,
+          histogram: true,
+          ...(ratePerSec === undefined ? {} : { ratePerSec }),
+        });
+        const at = ratePerSec === undefined ? '' : ` at ${ratePerSec} req/s`;
+        if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed${at} in round ${round}, pass ${pass + 1}`);
+        slices.get(c.name)!.push(result);
+      }
+    }
+    return new Map([...slices].map(([name, own]) => [name, { result: mergeSlices(own), slices: own }]));
   };
 
   let checks: string[] = [];
@@ -176,29 +197,20 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       for (const line of checks) log(`  ok  ${line}`);
     }
     for (const c of candidates) await warmUp(c, round);
-    const slices = new Map<string, LoadResult[]>(candidates.map((c) => [c.name, []]));
-    for (const [pass, order] of slicePasses(candidates, options.durationSec).entries()) {
-      for (const c of order) {
-        const result = await load(c, SLICE_SEC);
-        if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed in round ${round}, pass ${pass + 1}`);
-        slices.get(c.name)!.push(result);
-      }
-    }
+    const timed = await inSlices(candidates, round);
     for (const c of candidates) {
-      const own = slices.get(c.name)!;
-      const result = mergeSlices(own);
+      const { result, slices } = timed.get(c.name)!;
       runs.get(c.name)!.push(result);
-      log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s (slices ${own.map((r) => Math.round(r.rps)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+      log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s (slices ${slices.map((r) => Math.round(r.rps)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
     // Then the same round's bare proxy and gateway, warm by now, at one offered load: half the gateway's
-    // throughput in this round.
+    // throughput in this round, in slices too.
     const rate = Math.round(FIXED_RATE_SHARE * runs.get('portcullis')!.at(-1)!.rps);
     fixed.rates.push(rate);
-    for (const c of candidates.filter((c) => c.name === BARE || c.name === 'portcullis')) {
-      const result = await load(c, options.durationSec, rate);
-      if (result.failures > 0) throw new Error(`${c.label}: ${result.failures} of ${result.requests} requests failed at ${rate} req/s in round ${round}`);
-      fixed[c.name === BARE ? 'bare' : 'gateway'].push(result);
-      log(`  round ${round} at ${rate} req/s ${c.label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+    const paced = await inSlices(candidates.filter((c) => c.name === BARE || c.name === 'portcullis'), round, rate);
+    for (const [name, { result, slices }] of paced) {
+      fixed[name === BARE ? 'bare' : 'gateway'].push(result);
+      log(`  round ${round} at ${rate} req/s ${candidates.find((c) => c.name === name)!.label}: ${Math.round(result.rps)} req/s (p99 of slices ${slices.map((r) => r.p99Ms.toFixed(1)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
     await stop();
   }
