@@ -88,7 +88,7 @@ function slicesText(g: GatewayResult): string {
   return g.slices === 1
     ? `one timed run of ${g.sliceSec} s per candidate`
     : `${g.slices} passes over the candidates, back and forth (A B C, C B A, ...), each candidate loaded ${g.sliceSec} s per pass; ` +
-        "a candidate's req/s is its slices' requests over their time, p50 and p99 the median of its slices'";
+        "a candidate's req/s is its slices' requests over their time, p50 and p99 those of all its slices' answers";
 }
 
 /** `; reloads: sequence_gap 2, reconnect 1`, or nothing when the gateway never reloaded. */
