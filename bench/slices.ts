@@ -5,7 +5,7 @@ import { median } from './stats.js';
  * A round's timed load is cut into slices of this length, one per candidate per pass, and the passes go
  * back and forth (A B C, C B A, A B C...), `durationSec` passes in all. This host's speed moves by tens of
  * percent within seconds (the bare proxy alone read 5,682 then 10,768 req/s in consecutive 2 s runs):
- * one run of `durationSec` per candidate would compare the gateway with a bare proxy timed half a minute
+ * one run of `durationSec` per candidate would compare the gateway with a bare proxy timed some 20 s
  * earlier, in another of the host's moods. Slices put every candidate's load in the same stretch of time, and
  * the back-and-forth order gives none of them the early or the late end of it.
  */
