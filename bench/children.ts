@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ServiceProcess, listeningUrl } from '../test/support/processes.js';
+import { onCpus } from './cpus.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const READY_TIMEOUT_MS = 30_000;
@@ -29,12 +30,13 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
-function nodeArgs(script: string, execArgv: readonly string[] = [], compiled = false): [string, string[]] {
+/** `cpus`: a CPU list the process starts on (bench/cpus.ts); by default the bench's own placement. */
+function nodeArgs(script: string, execArgv: readonly string[] = [], compiled = false, cpus?: string): [string, string[]] {
   const argv = [...execArgv, ...(compiled ? [] : ['--conditions=source', '--import', 'tsx']), join(ROOT, script)];
+  const [file, args] = onCpus(cpus, process.execPath, argv);
   // setpriv makes the kernel kill the child if the bench dies without running its exit hook (SIGKILL).
-  return existsSync('/usr/bin/setpriv')
-    ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...argv]]
-    : [process.execPath, argv];
+  // It execs the rest, taskset included, in the same process, which keeps that setting.
+  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', file, ...args]] : [file, args];
 }
 
 function collectLines(child: ChildProcess, onLine: (line: string) => void): void {
@@ -67,10 +69,10 @@ function stopChild(child: ChildProcess): Promise<void> {
 /**
  * Starts one of the bench's own servers (`bench/servers/*.ts`) in its own Node process, the way the
  * services run (tsx, source condition), and resolves once it prints `{"msg":"listening","url":...}`.
- * `execArgv`: Node options before the script (`--cpu-prof`).
+ * `execArgv`: Node options before the script (`--cpu-prof`); `cpus`: where it runs (bench/cpus.ts).
  */
-export function spawnBenchServer(script: string, env: Record<string, string>, execArgv: readonly string[] = []): Promise<BenchProcess> {
-  const [file, argv] = nodeArgs(script, execArgv);
+export function spawnBenchServer(script: string, env: Record<string, string>, execArgv: readonly string[] = [], cpus?: string): Promise<BenchProcess> {
+  const [file, argv] = nodeArgs(script, execArgv, false, cpus);
   const child = spawn(file, argv, { cwd: ROOT, env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -148,10 +150,10 @@ const LOG_POLL_MS = 20;
 export function spawnLoggingService(
   service: 'auth' | 'gateway',
   env: Record<string, string>,
-  options: { compiled: boolean; execArgv?: readonly string[]; logFile: string },
+  options: { compiled: boolean; execArgv?: readonly string[]; logFile: string; cpus?: string | undefined },
 ): Promise<LoggingService> {
   const script = options.compiled ? `services/${service}/dist/main.js` : `services/${service}/src/main.ts`;
-  const [file, argv] = nodeArgs(script, options.execArgv, options.compiled);
+  const [file, argv] = nodeArgs(script, options.execArgv, options.compiled, options.cpus);
   const out = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {

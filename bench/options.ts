@@ -26,6 +26,8 @@ export interface BenchOptions {
   from: 'dist' | 'source';
   /** After the gateway and exchange rounds, profile the bare proxy, the gateway and auth (`node --cpu-prof`) under the same loads. */
   profile: boolean;
+  /** Gateway section: each candidate on a CPU of its own, the load generator and the rest on the others (bench/cpus.ts). */
+  pin: boolean;
   sections: Section[];
   resultsDir: string;
 }
@@ -53,6 +55,9 @@ const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> 
                            rounds, a second auth, loaded again under node --cpu-prof (not judged): CPU per
                            request by area and function in the report, and the .cpuprofile files (flame
                            graphs in Chrome DevTools or speedscope) next to it
+  --pin=on|off             gateway section: each candidate alone on one CPU, the load generator, upstream,
+                           auth, Redis and the bench on the others (default on; needs taskset and 2 CPUs);
+                           off leaves all of them to the scheduler on every CPU
   --only=a,b               sections to run: gateway, exchange, revocation, memory (default all)
   --results=DIR            where the reports go (default bench/results)
 `;
@@ -98,6 +103,8 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   }
   const from = raw('from') ?? 'dist';
   if (from !== 'dist' && from !== 'source') problems.push(`--from must be dist or source, got ${from}`);
+  const pin = (raw('pin') ?? 'on').toLowerCase();
+  if (pin !== 'on' && pin !== 'off') problems.push(`--pin must be on or off, got ${pin}`);
   const only = raw('only');
   const sections = only === undefined ? [...SECTIONS] : only.split(',').map((s) => s.trim());
   for (const s of sections) if (!(SECTIONS as readonly string[]).includes(s)) problems.push(`--only: unknown section ${s}`);
@@ -116,6 +123,7 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     gatewayEnv,
     from: from as BenchOptions['from'],
     profile: flag('profile'),
+    pin: pin !== 'off',
     sections: sections as Section[],
     resultsDir: raw('results') ?? 'bench/results',
   };

@@ -36,8 +36,8 @@ export interface Stack {
   exchange(key: string): Promise<string>;
   /** `PATCH /api/v1/api_tokens/:id {enabled:false}` on auth directly; resolves when auth has answered 200. */
   disable(id: string): Promise<void>;
-  /** `execArgv`: Node options for the gateway process (`--cpu-prof`). */
-  startGateway(env?: Record<string, string>, execArgv?: string[]): Promise<LoggingService>;
+  /** `execArgv`: Node options for the gateway process (`--cpu-prof`); `cpus`: where it runs (bench/cpus.ts). */
+  startGateway(env?: Record<string, string>, execArgv?: string[], cpus?: string): Promise<LoggingService>;
 }
 
 /** Stops a service, SIGKILL if it has not drained in time. */
@@ -64,11 +64,11 @@ export function writeRoutesFile(cleanup: Cleanup, upstreamUrl: string): string {
 }
 
 /** A real gateway (`services/gateway/src/main.ts`) with the bench's route table, ready to serve. */
-export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean, execArgv: string[] = []): Promise<LoggingService> {
+export async function startGatewayProcess(cleanup: Cleanup, env: Record<string, string>, compiled: boolean, execArgv: string[] = [], cpus?: string): Promise<LoggingService> {
   const gateway = await spawnLoggingService(
     'gateway',
     { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', JWT_ISSUER: ISSUER, ...env },
-    { compiled, execArgv, logFile: logFile(cleanup, 'gateway') },
+    { compiled, execArgv, logFile: logFile(cleanup, 'gateway'), cpus },
   );
   cleanup.defer(`gateway ${gateway.pid}`, () => stopService(gateway));
   const agent = keepAlive();
@@ -137,7 +137,7 @@ export async function startStack(
       if (res.status !== 200) throw new Error(`PATCH /api/v1/api_tokens/${id} answered ${res.status}: ${res.body}`);
     },
     compiled,
-    startGateway: (env = {}, execArgv = []) =>
-      startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }, compiled, execArgv),
+    startGateway: (env = {}, execArgv = [], cpus) =>
+      startGatewayProcess(cleanup, { AUTH_URL: auth.url, REDIS_URL: redis.url, ROUTES_FILE: routesFile, ...gatewayEnv, ...env }, compiled, execArgv, cpus),
   };
 }

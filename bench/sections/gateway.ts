@@ -1,5 +1,6 @@
 import { spawnBenchServer } from '../children.js';
 import { Cleanup } from '../cleanup.js';
+import { type CpuLayout, cpuLayout, pinProcess } from '../cpus.js';
 import { call, keepAlive } from '../http.js';
 import { type LoadResult, type LoadTool, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
@@ -54,6 +55,8 @@ export interface GatewayResult {
   candidates: CandidateResult[];
   fixedRate: FixedRateResult;
   checks: string[];
+  /** Where the processes ran (bench/cpus.ts); absent when left to the scheduler (`--pin=off`, one CPU, no taskset). */
+  cpus?: CpuLayout;
   /** With `--profile`: a fresh bare proxy and gateway under `node --cpu-prof`, in interleaved rounds of their own. */
   profiles?: ProfiledRun[] | { error: string };
 }
@@ -129,14 +132,30 @@ async function startRound(specs: readonly CandidateSpec[], cleanup: Cleanup): Pr
   return { candidates: specs.map((spec, i) => ({ name: spec.name, label: spec.label, url: running[i]!.url })), stop };
 }
 
+/**
+ * Moves the bench (and so the load generator it starts), the upstream, auth and Redis to the harness CPUs
+ * for the section, and every one of them back to all CPUs afterwards.
+ */
+function placeHarness(stack: Stack, layout: CpuLayout, cleanup: Cleanup, log: (line: string) => void): void {
+  const pids = [process.pid, stack.upstream.pid, stack.auth.pid, stack.redis.pid].filter((pid) => pid !== undefined);
+  cleanup.defer('cpu placement', () => {
+    for (const pid of pids) pinProcess(pid, layout.all);
+  });
+  for (const pid of pids) pinProcess(pid, layout.harness);
+  log(`  placement: each candidate alone on CPU ${layout.candidate}; the load generator, upstream, auth, Redis and the bench on CPU ${layout.harness}; the two-worker gateway on CPUs ${layout.all}`);
+}
+
 async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void, cleanup: Cleanup, profileDir: string): Promise<GatewayResult> {
+  const layout = cpuLayout(options.pin);
+  if (layout) placeHarness(stack, layout, cleanup, log);
+  else log('  placement: none, every process on every CPU as the scheduler puts it');
   const env = { UPSTREAM_URL: stack.upstream.url };
   const server = (script: string, extra: Record<string, string> = {}) => async (): Promise<Running> => {
-    const child = await spawnBenchServer(script, { ...env, ...extra });
+    const child = await spawnBenchServer(script, { ...env, ...extra }, [], layout?.candidate);
     return { url: child.url, stop: () => child.stop() };
   };
-  const gateway = (extra: Record<string, string> = {}) => async (): Promise<Running> => {
-    const child = await stack.startGateway(extra);
+  const gateway = (extra: Record<string, string> = {}, cpus = layout?.candidate) => async (): Promise<Running> => {
+    const child = await stack.startGateway(extra, [], cpus);
     return { url: child.url, stop: () => stopService(child) };
   };
   const specs: CandidateSpec[] = [
@@ -150,7 +169,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     { name: 'express-hpm', label: 'express 5 + http-proxy-middleware, no auth', start: server('bench/servers/express-proxy.ts') },
     { name: 'portcullis', label: 'Portcullis gateway, every check on', start: gateway() },
     // Not a target candidate (two processes against one): what GATEWAY_WORKERS buys on this machine.
-    { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, start: gateway({ GATEWAY_WORKERS: String(WORKERS) }) },
+    { name: 'portcullis-workers', label: `the same, GATEWAY_WORKERS=${WORKERS} (not judged)`, start: gateway({ GATEWAY_WORKERS: String(WORKERS) }, layout?.all) },
   ];
 
   const token = await stack.exchange((await stack.createPat()).key);
@@ -219,7 +238,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
   const fixedP99Excess = fixed.gateway.map((r, i) => r.p99Ms - fixed.bare[i]!.p99Ms);
   const fixedRate: FixedRateResult = { rate: median(fixed.rates), ...fixed, p99Excess: fixedP99Excess, medianP99ExcessMs: median(fixedP99Excess) };
 
-  const profiles = options.profile ? await tryProfiling(() => profileRuns(stack, options, tool, headers, profileDir, log), log) : undefined;
+  const profiles = options.profile ? await tryProfiling(() => profileRuns(stack, options, tool, headers, profileDir, log, layout?.candidate), log) : undefined;
   return {
     tool,
     path: TIMED_PATH,
@@ -228,6 +247,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     sliceSec: SLICE_SEC,
     fixedRate,
     checks,
+    ...(layout ? { cpus: layout } : {}),
     ...(profiles ? { profiles } : {}),
     candidates: specs.map((c) => {
       const own = runs.get(c.name)!;
@@ -261,14 +281,16 @@ async function profileRuns(
   headers: Record<string, string>,
   dir: string,
   log: (line: string) => void,
+  /** Where each runs, as in the timed rounds. */
+  cpus: string | undefined,
 ): Promise<ProfiledRun[]> {
   const subjects: { profile: ProfiledProcess; url: string; stop: () => Promise<void> }[] = [];
   try {
     const bareProfile = new ProfiledProcess(dir, BARE, 'bare node:http keep-alive proxy');
-    const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', { UPSTREAM_URL: stack.upstream.url }, bareProfile.execArgv);
+    const bare = await spawnBenchServer('bench/servers/bare-proxy.ts', { UPSTREAM_URL: stack.upstream.url }, bareProfile.execArgv, cpus);
     subjects.push({ profile: bareProfile, url: bare.url, stop: () => bare.stop() });
     const gatewayProfile = new ProfiledProcess(dir, 'portcullis', 'Portcullis gateway, every check on');
-    const gateway = await stack.startGateway({}, gatewayProfile.execArgv);
+    const gateway = await stack.startGateway({}, gatewayProfile.execArgv, cpus);
     subjects.push({ profile: gatewayProfile, url: gateway.url, stop: () => stopService(gateway) });
 
     const load = async (s: (typeof subjects)[number], durationSec: number) => {

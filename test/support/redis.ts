@@ -15,6 +15,8 @@ export interface RedisServer {
   flushAll(): Promise<void>;
   /** Stops it for good and removes its working folder. */
   close(): Promise<void>;
+  /** The server's process id while it runs (the bench places it on CPUs). */
+  readonly pid: number | undefined;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -129,6 +131,9 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Red
     async close() {
       await stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    get pid() {
+      return child?.pid;
     },
   };
 }
