@@ -26,9 +26,16 @@ end
 wrk.method = os.getenv("WRK_METHOD") or wrk.method
 wrk.body = os.getenv("WRK_BODY") or wrk.body
 
--- WRK_PACE_MS (bench/load.ts's offered-load runs): each connection waits that long after an answer before
--- its next request, an offered load of connections x 1000 / WRK_PACE_MS requests per second.
+-- WRK_PACE_MS (bench/load.ts's offered-load runs): each connection waits a random time after an answer
+-- before its next request (and before its first), drawn from an exponential distribution with that mean:
+-- an offered load of about connections x 1000 / WRK_PACE_MS requests per second, arriving as independent
+-- clients' requests do. A fixed wait, as until 2026-12-07, made every connection send its first request at
+-- the same moment and kept them in step after that: the candidate got bursts of 32 requests at once, and
+-- the p99 measured how long it took to drain a burst. wrk takes whole milliseconds; rounding to the
+-- nearest keeps the mean. LuaJIT's generator is not seeded, so every run draws the same sequence.
 local pace = tonumber(os.getenv("WRK_PACE_MS"))
 if pace then
-  delay = function() return pace end
+  delay = function()
+    return math.floor(-pace * math.log(1 - math.random()) + 0.5)
+  end
 end
