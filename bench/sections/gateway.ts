@@ -146,10 +146,10 @@ async function startRound(specs: readonly CandidateSpec[], cleanup: Cleanup): Pr
  */
 function placeHarness(stack: Stack, layout: CpuLayout, cleanup: Cleanup, log: (line: string) => void): void {
   const pids = [process.pid, stack.upstream.pid, stack.auth.pid, stack.redis.pid].filter((pid) => pid !== undefined);
-  cleanup.defer('cpu placement', () => {
-    for (const pid of pids) pinProcess(pid, layout.all);
-  });
-  for (const pid of pids) pinProcess(pid, layout.harness);
+  for (const pid of pids) {
+    cleanup.defer(`cpu placement of ${pid}`, () => pinProcess(pid, layout.all));
+    pinProcess(pid, layout.harness);
+  }
   log(`  placement: each candidate alone on CPU ${layout.candidate}; the load generator, upstream, auth, Redis and the bench on CPU ${layout.harness}; the two-worker gateway on CPUs ${layout.all}`);
 }
 
