@@ -72,6 +72,15 @@ export interface GatewayResult {
 /** The offered load of the latency rounds, as a share of the gateway's measured throughput. */
 const FIXED_RATE_SHARE = 0.5;
 
+/**
+ * Untimed load at the offered rate before a candidate's latency slices, so they measure the steady state
+ * at that load rather than the way into it. Two things were seen there (docs/benchmarks.md, section 1):
+ * the first timed slice, always the bare proxy's, came after seconds of idleness and had two to three
+ * times the p99 of the next ones; and for about 3 s after a saturating run the gateway's p99 at this load
+ * stayed at 7-10 ms, against 3.5-5 ms after that (no major GC ran then; the cause is not known).
+ */
+const PACED_WARMUP_SEC = 3;
+
 interface Candidate {
   name: string;
   label: string;
@@ -231,15 +240,12 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       log(`  round ${round} ${c.label}: ${Math.round(result.rps)} req/s (slices ${slices.map((r) => Math.round(r.rps)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
     }
     // Then the same round's bare proxy and gateway at one offered load: half the gateway's throughput in
-    // this round, in slices too, after an untimed slice each at that load. Without it the first timed
-    // slice, always the bare proxy's, came right after several idle seconds (its upstream connections
-    // closed by the upstream's keep-alive timeout, 32 new client connections) and its p99 was two to
-    // three times that of the slices after it.
+    // this round, in slices too, after PACED_WARMUP_SEC untimed at that load each (see its comment).
     const rate = Math.round(FIXED_RATE_SHARE * runs.get('portcullis')!.at(-1)!.rps);
     fixed.rates.push(rate);
     const pair = candidates.filter((c) => c.name === BARE || c.name === 'portcullis');
     for (const c of pair) {
-      const warm = await runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec: SLICE_SEC, headers, ratePerSec: rate });
+      const warm = await runLoad(tool, { url: `${c.url}${TIMED_PATH}`, connections: options.connections, durationSec: PACED_WARMUP_SEC, headers, ratePerSec: rate });
       if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests warming up at ${rate} req/s in round ${round}`);
     }
     const paced = await inSlices(pair, round, rate);
