@@ -66,3 +66,10 @@ export function pinProcess(pid: number, cpus: string): void {
 export function onCpus(cpus: string | undefined, file: string, args: readonly string[]): [string, string[]] {
   return cpus === undefined ? [file, [...args]] : [TASKSET, ['-c', cpus, file, ...args]];
 }
+
+/** The placement in words, for the log and the report. */
+export function describeLayout(layout: CpuLayout | undefined): string {
+  return layout === undefined
+    ? 'not pinned: every process on every CPU, as the scheduler puts it'
+    : `each candidate alone on CPU ${layout.candidate}; the load generator, upstream, auth, Redis and the bench on CPU ${layout.harness}; the two-worker gateway on CPUs ${layout.all}`;
+}

@@ -1,3 +1,4 @@
+import { describeLayout } from './cpus.js';
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
 import type { ExchangeResult } from './sections/exchange.js';
@@ -91,14 +92,6 @@ function slicesText(g: GatewayResult): string {
         "a candidate's req/s is its slices' requests over their time, p50 and p99 those of all its slices' answers";
 }
 
-/** Where the gateway section's processes ran (bench/cpus.ts). */
-function placementText(g: GatewayResult): string {
-  const c = g.cpus;
-  return c === undefined
-    ? 'not pinned: every process on every CPU, as the scheduler puts it'
-    : `each candidate alone on CPU ${c.candidate}; the load generator, upstream, auth, Redis and the bench on CPU ${c.harness}; the two-worker gateway on CPUs ${c.all}`;
-}
-
 /** `; reloads: sequence_gap 2, reconnect 1`, or nothing when the gateway never reloaded. */
 function reloadReasons(m: MemoryResult): string {
   const reasons = Object.entries(m.revocationReloads ?? {});
@@ -148,7 +141,7 @@ export function renderText(report: BenchReport): string {
 
   section('1. Gateway throughput and latency (GET /bench/hello, same token everywhere)', report.gateway, (g) => [
     `  each round: ${slicesText(g)}`,
-    `  placement: ${placementText(g)}`,
+    `  placement: ${describeLayout(g.cpus)}`,
     ...table(
       [
         ['candidate', 'x bare', 'per round', 'req/s', 'p50 ms', 'p99 ms'],
@@ -293,7 +286,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.gateway) {
     lines.push('## 1. Gateway throughput and latency', '');
     if (g) {
-      lines.push(`\`GET ${g.path}\`, ${g.connections} connections, load generator ${report.loadTool}. Ratios are per round to the bare proxy of the same round; the table shows medians. In each round, ${slicesText(g)}. Placement: ${placementText(g)}.`, '');
+      lines.push(`\`GET ${g.path}\`, ${g.connections} connections, load generator ${report.loadTool}. Ratios are per round to the bare proxy of the same round; the table shows medians. In each round, ${slicesText(g)}. Placement: ${describeLayout(g.cpus)}.`, '');
       lines.push('| candidate | × bare proxy | per round | req/s | p50 ms | p99 ms | p99 − bare p99 |', '|---|---:|---|---:|---:|---:|---:|');
       for (const c of g.candidates) {
         lines.push(

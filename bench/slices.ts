@@ -58,3 +58,13 @@ export function mergeSlices(slices: readonly LoadResult[]): LoadResult {
     failures: slices.reduce((sum, r) => sum + r.failures, 0),
   };
 }
+
+/**
+ * Per pass, `other`'s slice p99 minus `base`'s slice p99 (ms): the two slices of a pass were timed one after
+ * the other, so each difference compares the candidates in the same stretch of the host's time. The p99
+ * target judges their median.
+ */
+export function pairedP99Differences(base: readonly LoadResult[], other: readonly LoadResult[]): number[] {
+  if (base.length !== other.length) throw new Error(`cannot pair ${base.length} slices with ${other.length}`);
+  return base.map((b, pass) => other[pass]!.p99Ms - b.p99Ms);
+}

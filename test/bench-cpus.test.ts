@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { allowedCpus, layoutFor, onCpus, parseCpuList, pinProcess } from '../bench/cpus.js';
+import { allowedCpus, describeLayout, layoutFor, onCpus, parseCpuList, pinProcess } from '../bench/cpus.js';
 
 describe('parseCpuList', () => {
   it('reads single CPUs and ranges, as /proc and taskset write them', () => {
@@ -28,6 +28,15 @@ describe('layoutFor', () => {
   });
 });
 
+describe('describeLayout', () => {
+  it('names each CPU the report and the log give, or says nothing was placed', () => {
+    expect(describeLayout({ candidate: '0', harness: '1', all: '0,1' })).toBe(
+      'each candidate alone on CPU 0; the load generator, upstream, auth, Redis and the bench on CPU 1; the two-worker gateway on CPUs 0,1',
+    );
+    expect(describeLayout(undefined)).toMatch(/^not pinned/);
+  });
+});
+
 describe('onCpus', () => {
   it('starts the program under taskset only when given CPUs', () => {
     expect(onCpus(undefined, 'node', ['a.js'])).toEqual(['node', ['a.js']]);
@@ -35,18 +44,18 @@ describe('onCpus', () => {
   });
 });
 
-const twoCpus = existsSync('/usr/bin/taskset') && allowedCpus(process.pid).length >= 2;
+const mine = allowedCpus(process.pid);
 
-describe.runIf(twoCpus)('placing real processes', () => {
+describe.runIf(existsSync('/usr/bin/taskset') && mine.length >= 2)('placing real processes', () => {
   it('starts a process on the CPUs given, then moves it', async () => {
-    const [file, args] = onCpus('1', process.execPath, ['-e', 'setTimeout(() => {}, 30_000)']);
+    const [first, second] = [mine[0]!, mine[1]!];
+    const [file, args] = onCpus(String(second), process.execPath, ['-e', 'setTimeout(() => {}, 30_000)']);
     const child = spawn(file, args, { stdio: 'ignore' });
     try {
-      await new Promise((resolve) => setImmediate(resolve));
       // taskset execs node in the same process: its placement is set before node's first instruction.
-      await expect.poll(() => allowedCpus(child.pid!)).toEqual([1]);
-      pinProcess(child.pid!, '0');
-      expect(allowedCpus(child.pid!)).toEqual([0]);
+      await expect.poll(() => allowedCpus(child.pid!)).toEqual([second]);
+      pinProcess(child.pid!, String(first));
+      expect(allowedCpus(child.pid!)).toEqual([first]);
     } finally {
       child.kill('SIGKILL');
       await once(child, 'exit');

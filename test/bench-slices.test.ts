@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LoadResult } from '../bench/load.js';
 import { histogramOf } from '../bench/load.js';
-import { SLICE_SEC, histogramPercentileMs, mergeHistograms, mergeSlices, slicePasses } from '../bench/slices.js';
+import { SLICE_SEC, histogramPercentileMs, mergeHistograms, mergeSlices, pairedP99Differences, slicePasses } from '../bench/slices.js';
 
 function run(requests: number, seconds: number, p50Ms: number, p99Ms: number, maxMs: number, failures = 0): LoadResult {
   return { requests, seconds, rps: requests / seconds, p50Ms, p99Ms, maxMs, failures };
@@ -75,5 +75,18 @@ describe('latency distributions', () => {
     expect(merged.p50Ms).toBe(1);
     expect(merged.p99Ms).toBe(80);
     expect(merged.histogramUs).toBeUndefined();
+  });
+});
+
+describe('pairedP99Differences', () => {
+  it('subtracts the base p99 from the other in each pass, in pass order', () => {
+    const base = [run(100, 1, 0.4, 3.0, 9), run(100, 1, 0.4, 20.0, 30), run(100, 1, 0.4, 2.5, 8)];
+    const other = [run(100, 1, 0.5, 3.5, 9), run(100, 1, 0.5, 4.0, 10), run(100, 1, 0.5, 2.0, 7)];
+    const differences = pairedP99Differences(base, other);
+    expect(differences.map((d) => Number(d.toFixed(2)))).toEqual([0.5, -16, -0.5]);
+  });
+
+  it('refuses slices that do not pair up', () => {
+    expect(() => pairedP99Differences([run(1, 1, 1, 1, 1)], [])).toThrow(/cannot pair 1 slices with 0/);
   });
 });

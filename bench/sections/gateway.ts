@@ -1,13 +1,13 @@
 import { spawnBenchServer } from '../children.js';
 import { Cleanup } from '../cleanup.js';
-import { type CpuLayout, cpuLayout, pinProcess } from '../cpus.js';
+import { type CpuLayout, cpuLayout, describeLayout, pinProcess } from '../cpus.js';
 import { call, keepAlive } from '../http.js';
 import { type LoadResult, type LoadTool, runLoad } from '../load.js';
 import type { BenchOptions } from '../options.js';
 import { ProfiledProcess, type ProfiledRun, describeProfiledRun, tryProfiling } from '../profiled.js';
 import { type Stack, TIMED_PATH, stopService } from '../stack.js';
 import { GATEWAY_HEADER_NAMES } from '../servers/gateway-headers.js';
-import { SLICE_SEC, mergeSlices, slicePasses } from '../slices.js';
+import { SLICE_SEC, mergeSlices, pairedP99Differences, slicePasses } from '../slices.js';
 import { median } from '../stats.js';
 
 export interface CandidateResult {
@@ -153,19 +153,18 @@ async function startRound(specs: readonly CandidateSpec[], cleanup: Cleanup): Pr
  * Moves the bench (and so the load generator it starts), the upstream, auth and Redis to the harness CPUs
  * for the section, and every one of them back to all CPUs afterwards.
  */
-function placeHarness(stack: Stack, layout: CpuLayout, cleanup: Cleanup, log: (line: string) => void): void {
+function placeHarness(stack: Stack, layout: CpuLayout, cleanup: Cleanup): void {
   const pids = [process.pid, stack.upstream.pid, stack.auth.pid, stack.redis.pid].filter((pid) => pid !== undefined);
   for (const pid of pids) {
     cleanup.defer(`cpu placement of ${pid}`, () => pinProcess(pid, layout.all));
     pinProcess(pid, layout.harness);
   }
-  log(`  placement: each candidate alone on CPU ${layout.candidate}; the load generator, upstream, auth, Redis and the bench on CPU ${layout.harness}; the two-worker gateway on CPUs ${layout.all}`);
 }
 
 async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (line: string) => void, cleanup: Cleanup, profileDir: string): Promise<GatewayResult> {
   const layout = cpuLayout(options.pin);
-  if (layout) placeHarness(stack, layout, cleanup, log);
-  else log('  placement: none, every process on every CPU as the scheduler puts it');
+  if (layout) placeHarness(stack, layout, cleanup);
+  log(`  placement: ${describeLayout(layout)}`);
   const env = { UPSTREAM_URL: stack.upstream.url };
   const server = (script: string, extra: Record<string, string> = {}) => async (): Promise<Running> => {
     const child = await spawnBenchServer(script, { ...env, ...extra }, [], layout?.candidate);
@@ -249,9 +248,7 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
       if (warm.failures > 0) throw new Error(`${c.label}: ${warm.failures} failed requests warming up at ${rate} req/s in round ${round}`);
     }
     const paced = await inSlices(pair, round, rate);
-    const bareSlices = paced.get(BARE)!.slices;
-    const gatewaySlices = paced.get('portcullis')!.slices;
-    for (const [pass, b] of bareSlices.entries()) fixed.sliceP99Excess.push(gatewaySlices[pass]!.p99Ms - b.p99Ms);
+    fixed.sliceP99Excess.push(...pairedP99Differences(paced.get(BARE)!.slices, paced.get('portcullis')!.slices));
     for (const [name, { result, slices }] of paced) {
       fixed[name === BARE ? 'bare' : 'gateway'].push(result);
       log(`  round ${round} at ${rate} req/s ${candidates.find((c) => c.name === name)!.label}: ${Math.round(result.rps)} req/s (p99 of slices ${slices.map((r) => r.p99Ms.toFixed(1)).join(' ')}), p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
