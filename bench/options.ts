@@ -32,7 +32,7 @@ export interface BenchOptions {
   resultsDir: string;
 }
 
-const FULL = { durationSec: 5, warmupSec: 3, rounds: 3, revocations: 200, memoryTokens: 100_000, memoryRevocations: 100_000 };
+const FULL = { durationSec: 5, warmupSec: 3, rounds: 3, revocations: 500, memoryTokens: 100_000, memoryRevocations: 100_000 };
 const QUICK = { durationSec: 1, warmupSec: 1, rounds: 3, revocations: 30, memoryTokens: 5_000, memoryRevocations: 5_000 };
 
 const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> from the environment)
@@ -43,7 +43,7 @@ const HELP = `npm run bench [-- options]   (each option also reads BENCH_<NAME> 
   --warmup=SECONDS         untimed load per candidate before the rounds (default 3; quick 1)
   --rounds=N               interleaved rounds (default 3, at least 3)
   --connections=N          concurrent connections of the load generator (default 32)
-  --revocations=N          revocations timed across three gateways, after up to 20 untimed (default 200; quick 30)
+  --revocations=N          revocations timed across three gateways, after up to 20 untimed (default 500; quick 30)
   --memory-tokens=N        distinct tokens sent to the memory gateway (default 100000; quick 5000)
   --memory-revocations=N   revocation entries written for the memory gateway (default 100000; quick 5000)
   --bcrypt-cost=N          auth's BCRYPT_COST (default: $BCRYPT_COST, else 10)
