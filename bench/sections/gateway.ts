@@ -40,9 +40,8 @@ export interface FixedRateResult {
   rates: number[];
   bare: LoadResult[];
   gateway: LoadResult[];
-  /** Per round: gateway p99 − bare proxy p99 (of all the round's slices together), ms. */
+  /** Per round: gateway p99 − bare proxy p99 (of all the round's slices together), ms; printed, not judged. */
   p99Excess: number[];
-  medianP99ExcessMs: number;
   /**
    * Per pass of every round: the gateway's slice p99 − the bare proxy's slice p99 in the same pass (the two
    * slices timed one after the other), ms. Their median is what the p99 target judges: a stall of the host
@@ -262,7 +261,6 @@ async function run(stack: Stack, options: BenchOptions, tool: LoadTool, log: (li
     rate: median(fixed.rates),
     ...fixed,
     p99Excess: fixedP99Excess,
-    medianP99ExcessMs: median(fixedP99Excess),
     medianSliceP99ExcessMs: median(fixed.sliceP99Excess),
   };
 
